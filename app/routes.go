@@ -1,0 +1,41 @@
+package app
+
+import (
+	"io/fs"
+	"net/http"
+	"strings"
+
+	swagger "github.com/swaggest/swgui/v5/static"
+)
+
+// routes lists the whole HTTP surface. API operations register themselves
+// next to their input and output types, one file per resource.
+func (s *server) routes(mux *http.ServeMux, web fs.FS) {
+	s.registerHealth()
+
+	// Everything else is files: the API docs and the web UI.
+	ui := newStaticFiles(web, "no-cache")
+	swaggerUI := newStaticFiles(swagger.FS, "public, max-age=86400")
+	mux.HandleFunc("GET /docs", func(w http.ResponseWriter, r *http.Request) {
+		ui.serve(w, r, "docs/index.html")
+	})
+	mux.HandleFunc("GET /docs/{file}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("file")
+		if name == "index.html" {
+			http.Redirect(w, r, "/docs", http.StatusMovedPermanently)
+			return
+		}
+		if ui.exists("docs/" + name) {
+			ui.serve(w, r, "docs/"+name)
+			return
+		}
+		swaggerUI.serve(w, r, name)
+	})
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/")
+		if name == "" {
+			name = "index.html"
+		}
+		ui.serve(w, r, name)
+	})
+}

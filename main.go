@@ -1,0 +1,299 @@
+// Command moments is a self-hosted moments feed in one binary: an embedded
+// SQLite database, a self-documenting JSON API and a web UI.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"moments/app"
+	"moments/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "moments:", err)
+		os.Exit(1)
+	}
+}
+
+// command is one subcommand of the moments binary.
+type command struct {
+	name, args, summary string
+	run                 func(ctx context.Context, env *environment, args []string) error
+}
+
+// environment is what a command may touch of the outside world.
+type environment struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "[flags]", "run the server (the default)", serve},
+		{"migrate", "status|up|down [flags]", "show or change the database schema version", migrate},
+		{"version", "", "print the version", printVersion},
+	}
+}
+
+// run is the whole program; main only adds the process around it, so tests
+// can start and stop Moments in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	env := &environment{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
+		return serve(ctx, env, args)
+	}
+	if isHelp(args[0]) || args[0] == "help" {
+		usage(stdout)
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, env, args[1:])
+		}
+	}
+	return fmt.Errorf("unknown command %q (see moments --help)", args[0])
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Moments: a self-hosted moments feed in one binary.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: moments <command> [arguments]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run `moments <command> --help` for a command's flags.")
+}
+
+// newFlagSet makes a flag set that reports errors as one line and prints its
+// help to stdout.
+func newFlagSet(env *environment, name, args, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet("moments "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fs.SetOutput(env.stdout)
+		fmt.Fprintf(env.stdout, "Usage: moments %s %s\n\n%s.\n\nFlags:\n", name, args, summary)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parseFlags parses args, allowing flags before, between and after the
+// positional arguments (`moments migrate status --data DIR`), and returns
+// the positional ones. errHelp means help was printed and the command should
+// stop successfully.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return nil, errHelp
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w (see %s --help)", fs.Name(), err, fs.Name())
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+var errHelp = errors.New("help shown")
+
+// helped turns errHelp into success.
+func helped(err error) error {
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+func serve(ctx context.Context, env *environment, args []string) (err error) {
+	fs := newFlagSet(env, "serve", "[flags]", "Run the Moments server")
+	load := app.BindFlags(fs, env.getenv)
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return helped(err)
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("moments serve: unexpected argument %q (see moments serve --help)", rest[0])
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogFormat, env.stderr)
+
+	st, err := store.Open(ctx, cfg.DataDir, store.Options{
+		Migrations:  migrationsFS(),
+		Synchronous: cfg.Synchronous,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+
+	handler, err := app.NewServer(app.Deps{
+		Config:  cfg,
+		Store:   st,
+		Logger:  log,
+		Web:     webFS(),
+		Version: version,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       2 * time.Minute, // uploads over slow links
+		WriteTimeout:      2 * time.Minute, // longer than the assistant's timeout
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    128 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	log.Info("moments listening", "addr", "http://"+ln.Addr().String(), "data", cfg.DataDir, "version", version)
+	fmt.Fprintf(env.stdout, "Moments is running at http://%s (API docs at /docs)\n", ln.Addr())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down; finishing requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("requests still running at shutdown were cut off", "error", err)
+		srv.Close()
+	}
+	<-served
+	log.Info("stopped")
+	return nil
+}
+
+func printVersion(_ context.Context, env *environment, args []string) error {
+	fs := newFlagSet(env, "version", "", "Print the version")
+	if _, err := parseFlags(fs, args); err != nil {
+		return helped(err)
+	}
+	fmt.Fprintln(env.stdout, "moments", version)
+	return nil
+}
+
+// dataFlag adds --data with MOMENTS_DATA as its default.
+func dataFlag(fs *flag.FlagSet, env *environment) *string {
+	def := env.getenv("MOMENTS_DATA")
+	if def == "" {
+		def = app.DefaultConfig().DataDir
+	}
+	return fs.String("data", def, "data directory [MOMENTS_DATA]")
+}
+
+// openExisting opens a data directory for a maintenance command: it must
+// already be one (an instance that has run), or the command would quietly
+// create an empty database somewhere unexpected.
+func openExisting(ctx context.Context, dir string, migrate bool) (*store.Store, error) {
+	if _, err := os.Stat(dir + string(os.PathSeparator) + store.DBFile); err != nil {
+		return nil, fmt.Errorf("%s holds no Moments database (%s); start the server once or check --data", dir, store.DBFile)
+	}
+	return store.Open(ctx, dir, store.Options{Migrations: migrationsFS(), SkipMigrate: !migrate})
+}
+
+func migrate(ctx context.Context, env *environment, args []string) (err error) {
+	fs := newFlagSet(env, "migrate", "status|up|down [flags]",
+		"Show the schema version (status), apply pending migrations (up) or roll back the newest (down)")
+	data := dataFlag(fs, env)
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return helped(err)
+	}
+	if len(rest) != 1 {
+		return errors.New("moments migrate: want exactly one of status, up, down (see moments migrate --help)")
+	}
+	action := rest[0]
+	if action != "status" && action != "up" && action != "down" {
+		return fmt.Errorf("moments migrate: unknown action %q; want status, up or down", action)
+	}
+	st, err := openExisting(ctx, *data, false)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+
+	switch action {
+	case "up":
+		applied, err := st.MigrateUp(ctx)
+		if err != nil {
+			return err
+		}
+		if len(applied) == 0 {
+			fmt.Fprintln(env.stdout, "no pending migrations")
+		}
+		for _, v := range applied {
+			fmt.Fprintf(env.stdout, "applied %05d\n", v)
+		}
+	case "down":
+		v, err := st.MigrateDown(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "rolled back %05d\n", v)
+	}
+	status, err := st.MigrationStatus(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range status {
+		state := "pending"
+		if m.Applied {
+			state = "applied " + m.AppliedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(env.stdout, "%05d  %-28s %s\n", m.Version, m.Name, state)
+	}
+	return nil
+}

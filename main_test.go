@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func envFrom(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// instance is a `moments serve` running in-process.
+type instance struct {
+	url    string
+	cancel context.CancelFunc
+	done   chan struct{} // closed when run returns
+	err    error         // what run returned, once done is closed
+	stderr *syncBuffer
+}
+
+var listenLine = regexp.MustCompile(`running at (http://127\.0\.0\.1:\d+)`)
+
+// start runs `moments serve` on a free port and waits until /healthz is ok.
+func start(t *testing.T, args []string, env map[string]string) *instance {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	in := &instance{cancel: cancel, done: make(chan struct{}), stderr: stderr}
+	go func() {
+		in.err = run(ctx, args, envFrom(env), strings.NewReader(""), stdout, stderr)
+		close(in.done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-in.done:
+		case <-time.After(15 * time.Second):
+		}
+	})
+
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-in.done:
+			t.Fatalf("serve exited early: %v\n%s", in.err, stderr)
+		default:
+		}
+		if m := listenLine.FindStringSubmatch(stdout.String()); m != nil {
+			in.url = m[1]
+			res, err := http.Get(in.url + "/healthz")
+			if err == nil {
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode == 200 && strings.Contains(string(body), `"ok"`) {
+					return in
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no healthy server within 10s; stdout: %s\nstderr: %s", stdout, stderr)
+	return nil
+}
+
+// stop cancels the context (what SIGTERM does in main) and waits for a
+// clean exit.
+func (in *instance) stop(t *testing.T) {
+	t.Helper()
+	in.cancel()
+	select {
+	case <-in.done:
+		if in.err != nil {
+			t.Fatalf("serve returned %v", in.err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop within 15s")
+	}
+	if !strings.Contains(in.stderr.String(), "msg=stopped") {
+		t.Errorf("no clean-stop log line:\n%s", in.stderr)
+	}
+}
+
+func TestServeStartsStopsAndRestartsOnTheSameData(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	args := []string{"serve", "--addr", "127.0.0.1:0"}
+	env := map[string]string{"MOMENTS_DATA": data}
+
+	first := start(t, args, env)
+	for _, path := range []string{"/openapi.json", "/openapi.yaml", "/docs", "/"} {
+		res, err := http.Get(first.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Errorf("GET %s = %d", path, res.StatusCode)
+		}
+	}
+	first.stop(t)
+	if _, err := os.Stat(filepath.Join(data, "moments.db")); err != nil {
+		t.Fatalf("database not in the data directory: %v", err)
+	}
+
+	second := start(t, args, env)
+	second.stop(t)
+}
+
+// A request in flight when the signal arrives still gets its answer.
+func TestShutdownFinishesRequestsInFlight(t *testing.T) {
+	t.Parallel()
+	in := start(t, []string{"--addr", "127.0.0.1:0", "--data", t.TempDir()}, nil)
+	// Hold a connection mid-request: send the headers of a request whose
+	// body has not arrived yet, then stop the server.
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", in.url+"/healthz", pr)
+	got := make(chan int, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- -1
+			return
+		}
+		res.Body.Close()
+		got <- res.StatusCode
+	}()
+	time.Sleep(100 * time.Millisecond)
+	stopped := make(chan struct{})
+	go func() { in.stop(t); close(stopped) }()
+	time.Sleep(100 * time.Millisecond)
+	pw.Close()
+	if code := <-got; code <= 0 {
+		t.Errorf("in-flight request failed during shutdown (code %d)", code)
+	}
+	<-stopped
+}
+
+func TestCommandLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o600)
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string // empty: success
+		wantOut string
+	}{
+		{"help", []string{"--help"}, "", "serve"},
+		{"help lists migrate", []string{"help"}, "", "migrate"},
+		{"serve help", []string{"serve", "--help"}, "", "MOMENTS_ADDR"},
+		{"migrate help", []string{"migrate", "--help"}, "", "status|up|down"},
+		{"version", []string{"version"}, "", "moments dev"},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`, ""},
+		{"unknown flag", []string{"serve", "--nope"}, "flag provided but not defined: -nope", ""},
+		{"bad addr", []string{"--addr", "nonsense"}, "--addr", ""},
+		{"data is a file", []string{"serve", "--data", file}, "is a file", ""},
+		{"stray argument", []string{"serve", "extra"}, "unexpected argument", ""},
+		{"migrate without action", []string{"migrate"}, "want exactly one", ""},
+		{"migrate bad action", []string{"migrate", "sideways", "--data", dir}, "unknown action", ""},
+		{"migrate missing db", []string{"migrate", "--data", filepath.Join(dir, "none"), "status"}, "holds no Moments database", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), tc.args, envFrom(nil), strings.NewReader(""), &out, &errOut)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				if !strings.Contains(out.String(), tc.wantOut) {
+					t.Errorf("output lacks %q:\n%s", tc.wantOut, out.String())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is more than one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	in := start(t, []string{"--addr", "127.0.0.1:0", "--data", data}, nil)
+	in.stop(t)
+
+	runOK := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(context.Background(), args, envFrom(nil), strings.NewReader(""), &out, io.Discard); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return out.String()
+	}
+	status := runOK("migrate", "status", "--data", data)
+	if !strings.Contains(status, "00001") || strings.Contains(status, "pending") {
+		t.Fatalf("status after serve:\n%s", status)
+	}
+	down := runOK("migrate", "down", "--data", data)
+	if !strings.Contains(down, "rolled back") || !strings.Contains(down, "pending") {
+		t.Fatalf("down:\n%s", down)
+	}
+	up := runOK("migrate", "up", "--data", data)
+	if !strings.Contains(up, "applied 0") || strings.Contains(up, "pending") {
+		t.Fatalf("up:\n%s", up)
+	}
+	if again := runOK("migrate", "up", "--data", data); !strings.Contains(again, "no pending migrations") {
+		t.Fatalf("second up:\n%s", again)
+	}
+}

@@ -1,0 +1,282 @@
+// Package store owns Moments' SQLite database: opening it with the right
+// pragmas, migrating its schema, and every SQL statement the application runs.
+// It knows nothing of HTTP.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// DBFile is the database's file name inside the data directory.
+const DBFile = "moments.db"
+
+var (
+	// ErrNotFound means the row asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a uniqueness constraint refused the write.
+	ErrConflict = errors.New("conflict")
+	// ErrSchemaTooNew means the database was migrated by a newer binary.
+	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+)
+
+// Options tune Open. The zero value is usable except for Migrations.
+type Options struct {
+	// Migrations holds the goose SQL files at its root.
+	Migrations fs.FS
+	// Synchronous is SQLite's synchronous pragma: "NORMAL" (default) or "FULL".
+	Synchronous string
+	// Now is the clock used for created_at; time.Now when nil.
+	Now func() time.Time
+	// SkipMigrate opens the database without migrating it (for `migrate`).
+	SkipMigrate bool
+	// Readers is the size of the read pool; 0 picks one from GOMAXPROCS.
+	Readers int
+}
+
+// Store is an open Moments database: one writer connection and a pool of
+// read-only connections on the same WAL file.
+type Store struct {
+	writer *sql.DB
+	reader *sql.DB
+	now    func() time.Time
+	goose  *goose.Provider
+	path   string
+}
+
+// Open creates dir (0700) if needed, opens dir/moments.db and, unless
+// opts.SkipMigrate, migrates it to the newest schema this binary knows.
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	if opts.Migrations == nil {
+		return nil, errors.New("store: no migrations given")
+	}
+	sync := opts.Synchronous
+	switch sync {
+	case "":
+		sync = "NORMAL"
+	case "NORMAL", "FULL":
+	default:
+		return nil, fmt.Errorf("store: synchronous must be NORMAL or FULL, not %q", sync)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	abs, err := filepath.Abs(filepath.Join(dir, DBFile))
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{now: opts.Now, path: abs}
+	if s.now == nil {
+		s.now = time.Now
+	}
+
+	// Every connection gets its pragmas from the DSN, so a connection the
+	// pool opens later is configured exactly like the first.
+	base := url.Values{}
+	base.Set("_busy_timeout", "5000")
+	base.Set("_journal_mode", "WAL")
+	base.Set("_foreign_keys", "1")
+	base.Set("_synchronous", sync)
+	fileURI := "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()
+
+	w := cloneValues(base)
+	w.Set("_txlock", "immediate")
+	s.writer, err = sql.Open("sqlite", fileURI+"?"+w.Encode())
+	if err != nil {
+		return nil, err
+	}
+	// SQLite has one writer at a time; one connection queues writers in Go
+	// instead of letting them spin on SQLITE_BUSY.
+	s.writer.SetMaxOpenConns(1)
+	s.writer.SetMaxIdleConns(1)
+	s.writer.SetConnMaxLifetime(0)
+	s.writer.SetConnMaxIdleTime(0)
+
+	r := cloneValues(base)
+	r.Set("_query_only", "1")
+	s.reader, err = sql.Open("sqlite", fileURI+"?"+r.Encode())
+	if err != nil {
+		s.writer.Close()
+		return nil, err
+	}
+	readers := opts.Readers
+	if readers <= 0 {
+		readers = max(4, runtime.GOMAXPROCS(0))
+	}
+	s.reader.SetMaxOpenConns(readers)
+	s.reader.SetMaxIdleConns(readers)
+	s.reader.SetConnMaxLifetime(0)
+	s.reader.SetConnMaxIdleTime(0)
+
+	// The writer must exist (and set WAL) before readers open the file.
+	if err := s.writer.PingContext(ctx); err != nil {
+		s.closePools()
+		return nil, fmt.Errorf("open %s: %w", abs, err)
+	}
+
+	s.goose, err = goose.NewProvider(goose.DialectSQLite3, s.writer, opts.Migrations,
+		goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		s.closePools()
+		return nil, fmt.Errorf("load migrations: %w", err)
+	}
+	if err := s.checkSchemaAge(ctx); err != nil {
+		s.closePools()
+		return nil, err
+	}
+	if !opts.SkipMigrate {
+		if _, err := s.goose.Up(ctx); err != nil {
+			s.closePools()
+			return nil, fmt.Errorf("migrate %s: %w", abs, err)
+		}
+	}
+	return s, nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	c := url.Values{}
+	for k, vs := range v {
+		c[k] = append([]string(nil), vs...)
+	}
+	return c
+}
+
+// checkSchemaAge refuses a database that a newer binary migrated: running an
+// old binary on it could silently write rows the new schema does not expect.
+func (s *Store) checkSchemaAge(ctx context.Context) error {
+	current, err := s.goose.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if known := s.LatestVersion(); current > known {
+		return fmt.Errorf("%w: %s is at schema version %d, this binary knows up to %d; run a newer moments",
+			ErrSchemaTooNew, s.path, current, known)
+	}
+	return nil
+}
+
+// LatestVersion is the newest schema version this binary carries.
+func (s *Store) LatestVersion() int64 {
+	sources := s.goose.ListSources()
+	if len(sources) == 0 {
+		return 0
+	}
+	return sources[len(sources)-1].Version
+}
+
+// Path is the database file's absolute path.
+func (s *Store) Path() string { return s.path }
+
+// Ping runs a real query on a read connection.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Close closes both pools.
+func (s *Store) Close() error { return s.closePools() }
+
+func (s *Store) closePools() error {
+	return errors.Join(s.reader.Close(), s.writer.Close())
+}
+
+// MigrationStatus is one migration file and whether it is applied.
+type MigrationStatus struct {
+	Version   int64
+	Name      string
+	Applied   bool
+	AppliedAt time.Time
+}
+
+// MigrationStatus lists every migration this binary knows.
+func (s *Store) MigrationStatus(ctx context.Context) ([]MigrationStatus, error) {
+	st, err := s.goose.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MigrationStatus, 0, len(st))
+	for _, m := range st {
+		out = append(out, MigrationStatus{
+			Version:   m.Source.Version,
+			Name:      filepath.Base(m.Source.Path),
+			Applied:   m.State == goose.StateApplied,
+			AppliedAt: m.AppliedAt,
+		})
+	}
+	return out, nil
+}
+
+// MigrateUp applies every pending migration and returns the versions applied.
+func (s *Store) MigrateUp(ctx context.Context) ([]int64, error) {
+	res, err := s.goose.Up(ctx)
+	var versions []int64
+	for _, r := range res {
+		versions = append(versions, r.Source.Version)
+	}
+	return versions, err
+}
+
+// MigrateDown rolls back the newest applied migration and returns its version.
+func (s *Store) MigrateDown(ctx context.Context) (int64, error) {
+	res, err := s.goose.Down(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return res.Source.Version, nil
+}
+
+// SchemaVersion is the version the database is at.
+func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
+	return s.goose.GetDBVersion(ctx)
+}
+
+// formatError turns SQLite's constraint failures into domain errors; every
+// other error passes through untouched.
+func formatError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", ErrConflict, err)
+		}
+	}
+	return err
+}
+
+// millis is the storage form of a time: unix milliseconds.
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMillis turns a stored time back into UTC.
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// withTx runs fn inside one writer transaction (BEGIN IMMEDIATE) and commits
+// it when fn returns nil.
+func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
