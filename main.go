@@ -51,6 +51,7 @@ func commands() []command {
 	return []command{
 		{"serve", "[flags]", "run the server (the default)", serve},
 		{"migrate", "status|up|down [flags]", "show or change the database schema version", migrate},
+		{"user", "create NAME [--admin] [flags]", "create an account; the password is read from stdin", userCommand},
 		{"version", "", "print the version", printVersion},
 	}
 }

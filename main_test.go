@@ -238,3 +238,65 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatalf("second up:\n%s", again)
 	}
 }
+
+func TestUserCreateOnAClosedInstance(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	env := map[string]string{"MOMENTS_DATA": data, "MOMENTS_REGISTRATION": "closed"}
+	first := start(t, []string{"--addr", "127.0.0.1:0"}, env)
+	first.stop(t)
+
+	create := func(stdin string, args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(context.Background(), append([]string{"user", "create"}, args...), envFrom(env), strings.NewReader(stdin), &out, io.Discard)
+		return out.String(), err
+	}
+	out, err := create("first-password\n", "root", "--admin")
+	if err != nil || !strings.Contains(out, `created admin "root"`) {
+		t.Fatalf("create root: %q, %v", out, err)
+	}
+	out, err = create("second-password\r\n", "bob")
+	if err != nil || !strings.Contains(out, `created user "bob"`) {
+		t.Fatalf("create bob: %q, %v", out, err)
+	}
+	for _, tc := range []struct {
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"x-password\n", []string{"BOB"}, "taken"},
+		{"short\n", []string{"carol"}, "8 to 72 bytes"},
+		{"", []string{"carol"}, "no password on stdin"},
+		{"x-password\n", []string{"no way"}, "username must be"},
+		{"x-password\n", nil, "want `create NAME`"},
+	} {
+		if _, err := create(tc.stdin, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("create %v: err = %v, want %q", tc.args, err, tc.want)
+		}
+	}
+
+	// The accounts sign in over HTTP; registration stays closed.
+	in := start(t, []string{"--addr", "127.0.0.1:0"}, env)
+	defer in.stop(t)
+	for name, pw := range map[string]string{"root": "first-password", "bob": "second-password"} {
+		res, err := http.PostForm(in.url+"/auth/token", map[string][]string{
+			"grant_type": {"password"}, "username": {name}, "password": {pw},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Errorf("%s cannot sign in: %d", name, res.StatusCode)
+		}
+	}
+	res, err := http.Post(in.url+"/auth/register", "application/json",
+		strings.NewReader(`{"username":"mallory","password":"12345678"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("register on a closed instance = %d", res.StatusCode)
+	}
+}

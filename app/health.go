@@ -16,7 +16,7 @@ type healthOutput struct {
 }
 
 func (s *server) registerHealth() {
-	huma.Register(s.api, huma.Operation{
+	register(s, huma.Operation{
 		OperationID: "health",
 		Method:      http.MethodGet,
 		Path:        "/healthz",

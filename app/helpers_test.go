@@ -8,11 +8,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"moments/app"
 	"moments/store"
@@ -44,29 +48,42 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// newEnv starts the same handler `moments serve` runs. Options adjust the
-// configuration before the server is built.
-func newEnv(t *testing.T, opts ...func(*app.Config)) *testEnv {
+// testSecret signs the tokens of test servers, so tests can forge tokens.
+const testSecret = "test-secret-test-secret-test-secret-0123"
+
+// newEnv starts the same handler `moments serve` runs, on a fresh database.
+// Options adjust the dependencies (and their Config) before it is built.
+// By default passwords use bcrypt's minimum cost and sign-in is not rate
+// limited, so tests can create many accounts quickly; the tests of those
+// two things set them back.
+func newEnv(t *testing.T, opts ...func(*app.Deps)) *testEnv {
 	t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.DataDir = t.TempDir()
-	for _, o := range opts {
-		o(&cfg)
+	cfg.JWTSecret = testSecret
+	logs := &syncBuffer{}
+	limits := app.DefaultLimits()
+	limits.Auth = app.Limit{Burst: 100_000, Per: time.Minute}
+	d := app.Deps{
+		Config:       cfg,
+		Logger:       slog.New(slog.NewTextHandler(logs, nil)),
+		Web:          os.DirFS(filepath.Join("..", "web")),
+		Version:      "test",
+		PasswordCost: bcrypt.MinCost,
+		Limits:       &limits,
 	}
-	st, err := store.Open(context.Background(), cfg.DataDir, store.Options{
+	for _, o := range opts {
+		o(&d)
+	}
+	st, err := store.Open(context.Background(), d.Config.DataDir, store.Options{
 		Migrations: os.DirFS(filepath.Join("..", "migrations")),
+		Now:        d.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	h, err := app.NewServer(app.Deps{
-		Config:  cfg,
-		Store:   st,
-		Logger:  slog.New(slog.NewTextHandler(logs, nil)),
-		Web:     os.DirFS(filepath.Join("..", "web")),
-		Version: "test",
-	})
+	d.Store = st
+	h, err := app.NewServer(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +92,57 @@ func newEnv(t *testing.T, opts ...func(*app.Config)) *testEnv {
 		srv.Close()
 		st.Close()
 	})
-	return &testEnv{t: t, srv: srv, store: st, cfg: cfg, logs: logs}
+	return &testEnv{t: t, srv: srv, store: st, cfg: d.Config, logs: logs}
 }
+
+// withConfig adjusts the configuration.
+func withConfig(f func(*app.Config)) func(*app.Deps) {
+	return func(d *app.Deps) { f(&d.Config) }
+}
+
+// user is a signed-up test account and its token.
+type user struct {
+	ID       int64
+	Name     string
+	Password string
+	Token    string
+	Admin    bool
+}
+
+// signUp registers name (password "password-"+name) and signs in.
+func (e *testEnv) signUp(name string) user {
+	e.t.Helper()
+	pw := "password-" + name
+	res := e.do("POST", "/auth/register", "", map[string]string{"username": name, "password": pw})
+	res.wantStatus(e.t, http.StatusCreated)
+	var u struct {
+		ID      int64 `json:"id"`
+		IsAdmin bool  `json:"is_admin"`
+	}
+	res.json(e.t, &u)
+	return user{ID: u.ID, Name: name, Password: pw, Token: e.login(name, pw), Admin: u.IsAdmin}
+}
+
+// login signs in through the OAuth2 token endpoint.
+func (e *testEnv) login(name, password string) string {
+	e.t.Helper()
+	res := e.form("/auth/token", url.Values{"grant_type": {"password"}, "username": {name}, "password": {password}})
+	res.wantStatus(e.t, http.StatusOK)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	res.json(e.t, &tok)
+	return tok.AccessToken
+}
+
+// form posts a form-encoded body.
+func (e *testEnv) form(path string, v url.Values, headers ...string) *response {
+	e.t.Helper()
+	return e.do("POST", path, "", formBody(v.Encode()), append([]string{"Content-Type", "application/x-www-form-urlencoded"}, headers...)...)
+}
+
+// formBody is a request body sent without a JSON content type.
+type formBody string
 
 // response is a finished HTTP exchange with its body read.
 type response struct {
@@ -103,6 +169,8 @@ func (e *testEnv) do(method, path, token string, body any, headers ...string) *r
 	case nil:
 	case string:
 		rd, ctype = strings.NewReader(b), "application/json"
+	case formBody:
+		rd = strings.NewReader(string(b))
 	case []byte:
 		rd, ctype = bytes.NewReader(b), "application/json"
 	default:

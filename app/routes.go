@@ -12,6 +12,9 @@ import (
 // next to their input and output types, one file per resource.
 func (s *server) routes(mux *http.ServeMux, web fs.FS) {
 	s.registerHealth()
+	s.registerAccounts()
+	s.registerUsers()
+	s.registerAdmin()
 
 	// Everything else is files: the API docs and the web UI.
 	ui := newStaticFiles(web, "no-cache")

@@ -4,14 +4,18 @@
 package app
 
 import (
+	"context"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"moments/app/clientip"
+	"moments/app/limiter"
 	"moments/store"
 )
 
@@ -23,6 +27,12 @@ type Deps struct {
 	Web     fs.FS            // the UI's files (index.html at the root)
 	Now     func() time.Time // nil means time.Now
 	Version string
+
+	// PasswordCost is the bcrypt cost; 0 means DefaultPasswordCost. Tests
+	// lower it to keep hundreds of sign-ups fast.
+	PasswordCost int
+	// Limits are the per-client request budgets; nil means DefaultLimits.
+	Limits *Limits
 }
 
 // server holds the wired API. Handlers are its methods, so every dependency
@@ -34,6 +44,12 @@ type server struct {
 	now     func() time.Time
 	version string
 	api     huma.API
+
+	tokens    *tokens
+	passwords *passwords
+	cursors   *cursors
+	limiters  map[string]*limiter.Limiter
+	clientIPs *clientip.Resolver
 }
 
 // NewServer builds the complete HTTP handler that `moments serve` runs.
@@ -51,9 +67,23 @@ func NewServer(d Deps) (http.Handler, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	secret, err := loadSecret(d.Config)
+	if err != nil {
+		return nil, err
+	}
+	s.tokens = newTokens(secret, d.Config.TokenTTL, s.now)
+	s.cursors = newCursors(secret)
+	s.passwords = newPasswords(d.PasswordCost)
+	limits := DefaultLimits()
+	if d.Limits != nil {
+		limits = *d.Limits
+	}
+	s.limiters = newLimiters(limits, s.now)
+	s.clientIPs = clientip.New(d.Config.TrustedProxies)
 
 	mux := http.NewServeMux()
 	s.api = humago.New(mux, apiConfig(d.Version))
+	s.api.UseMiddleware(s.authenticate, s.rateLimit)
 	s.routes(mux, d.Web)
 	return s.logRequests(recoverPanics(s.log, securityHeaders(mux))), nil
 }
@@ -105,4 +135,27 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// register is huma.Register with the error responses every operation of a
+// kind can give added to its documentation, so the OpenAPI document lists
+// 401 wherever a token is checked, 403 for admin operations and 429 where a
+// rate limit applies.
+func register[I, O any](s *server, op huma.Operation, handler func(context.Context, *I) (*O, error)) {
+	add := func(code int) {
+		if !slices.Contains(op.Errors, code) {
+			op.Errors = append(op.Errors, code)
+		}
+	}
+	if len(op.Security) > 0 {
+		add(http.StatusUnauthorized)
+	}
+	if admin, _ := op.Metadata[adminOnlyKey].(bool); admin {
+		add(http.StatusForbidden)
+	}
+	if _, ok := op.Metadata[limitKey]; ok {
+		add(http.StatusTooManyRequests)
+	}
+	slices.Sort(op.Errors)
+	huma.Register(s.api, op, handler)
 }

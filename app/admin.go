@@ -1,0 +1,90 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"moments/store"
+)
+
+type userPageOutput struct {
+	Body struct {
+		Items      []userBody `json:"items"`
+		NextCursor *string    `json:"next_cursor" doc:"Pass as cursor for the next page; null on the last page"`
+	}
+}
+
+type accountInput struct {
+	ID   int64 `path:"id" minimum:"1"`
+	Body struct {
+		IsAdmin  *bool `json:"is_admin,omitempty" doc:"Make the user an admin, or not"`
+		Disabled *bool `json:"disabled,omitempty" doc:"A disabled user's tokens stop working at once and it cannot sign in"`
+	}
+}
+
+const listUsers = "users"
+
+func (s *server) registerAdmin() {
+	register(s, huma.Operation{
+		OperationID: "listUsers",
+		Method:      http.MethodGet,
+		Path:        "/admin/users",
+		Summary:     "All accounts, newest first",
+		Tags:        []string{"Admin"},
+		Security:    needsToken,
+		Metadata:    adminOnly(),
+		Errors:      []int{http.StatusForbidden},
+	}, func(ctx context.Context, in *pageInput) (*userPageOutput, error) {
+		createdAt, id, ok, err := s.cursors.position(listUsers, *in)
+		if err != nil {
+			return nil, err
+		}
+		var after *store.UserCursor
+		if ok {
+			after = &store.UserCursor{CreatedAt: createdAt, ID: id}
+		}
+		users, next, err := s.store.ListUsers(ctx, in.Limit, after)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		out := &userPageOutput{}
+		out.Body.Items = make([]userBody, len(users))
+		for i, u := range users {
+			out.Body.Items[i] = s.userBody(u, true)
+		}
+		if next != nil {
+			c := s.cursors.encode(listUsers, next.CreatedAt, next.ID)
+			out.Body.NextCursor = &c
+		}
+		return out, nil
+	})
+
+	register(s, huma.Operation{
+		OperationID: "updateUser",
+		Method:      http.MethodPatch,
+		Path:        "/admin/users/{id}",
+		Summary:     "Promote, demote, disable or enable an account",
+		Description: "The last active admin cannot be demoted or disabled (409).",
+		Tags:        []string{"Admin"},
+		Security:    needsToken,
+		Metadata:    adminOnly(),
+		Errors:      []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+	}, func(ctx context.Context, in *accountInput) (*userOutput, error) {
+		u, err := s.store.UpdateAccount(ctx, in.ID, store.AdminUpdate{
+			IsAdmin:  in.Body.IsAdmin,
+			Disabled: in.Body.Disabled,
+		})
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, huma.Error404NotFound("No user with that ID.")
+		case errors.Is(err, store.ErrLastAdmin):
+			return nil, huma.Error409Conflict("That would leave the instance without an active admin; promote someone else first.")
+		case err != nil:
+			return nil, s.fail(ctx, err)
+		}
+		return &userOutput{Body: s.userBody(u, true)}, nil
+	})
+}

@@ -1,0 +1,115 @@
+package app_test
+
+import (
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"moments/app"
+)
+
+// fakeClock is a settable clock for the server.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// withRealAuthLimit restores the production sign-in limit.
+func withRealAuthLimit(clock *fakeClock) func(*app.Deps) {
+	return func(d *app.Deps) {
+		limits := app.DefaultLimits()
+		d.Limits = &limits
+		if clock != nil {
+			d.Now = clock.Now
+		}
+	}
+}
+
+func TestSignInIsRateLimited(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	e := newEnv(t, withRealAuthLimit(clock))
+	// Registration shares the bucket: this is request 1 of 10.
+	e.do("POST", "/auth/register", "", map[string]string{"username": "alice", "password": "12345678"}).wantStatus(t, 201)
+	attempt := func() *response {
+		return e.form("/auth/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"12345678"}})
+	}
+	for i := 2; i <= 10; i++ {
+		res := attempt().wantStatus(t, 200)
+		if got := res.Header.Get("RateLimit-Remaining"); got != strconv.Itoa(10-i) {
+			t.Errorf("request %d: RateLimit-Remaining = %q", i, got)
+		}
+		if res.Header.Get("RateLimit-Limit") != "10" || res.Header.Get("RateLimit-Reset") == "" {
+			t.Errorf("request %d: headers %v", i, res.Header)
+		}
+	}
+	// The 11th is refused even with the right password, before any bcrypt
+	// work, with a problem document and Retry-After.
+	res := attempt()
+	res.wantProblem(t, http.StatusTooManyRequests, "")
+	if ra := res.Header.Get("Retry-After"); ra != "6" {
+		t.Errorf("Retry-After = %q, want 6", ra)
+	}
+	if res.Header.Get("RateLimit-Remaining") != "0" {
+		t.Errorf("RateLimit-Remaining = %q", res.Header.Get("RateLimit-Remaining"))
+	}
+	e.do("POST", "/auth/register", "", map[string]string{"username": "bob", "password": "12345678"}).
+		wantStatus(t, http.StatusTooManyRequests)
+
+	// A spoofed X-Forwarded-For from an untrusted peer opens no new bucket.
+	e.form("/auth/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"12345678"}},
+		"X-Forwarded-For", "203.0.113.9").wantStatus(t, http.StatusTooManyRequests)
+
+	// Other operations are not limited.
+	e.do("GET", "/healthz", "", nil).wantStatus(t, 200)
+
+	// One token comes back every 6 s.
+	clock.Advance(6 * time.Second)
+	attempt().wantStatus(t, 200)
+	attempt().wantStatus(t, http.StatusTooManyRequests)
+}
+
+func TestTrustedProxyClientsHaveTheirOwnBuckets(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withRealAuthLimit(nil), withConfig(func(c *app.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	}))
+	try := func(client string) int {
+		return e.form("/auth/token", url.Values{"grant_type": {"password"}, "username": {"x"}, "password": {"y"}},
+			"X-Forwarded-For", client).StatusCode
+	}
+	for range 10 {
+		if code := try("198.51.100.1"); code != http.StatusBadRequest {
+			t.Fatalf("first client: %d", code)
+		}
+	}
+	if code := try("198.51.100.1"); code != http.StatusTooManyRequests {
+		t.Fatalf("first client's 11th: %d", code)
+	}
+	if code := try("198.51.100.2"); code != http.StatusBadRequest {
+		t.Fatalf("second client shares the first one's bucket: %d", code)
+	}
+	// A client cannot escape by prepending addresses of its own choosing:
+	// the right-most untrusted address is the client.
+	if code := try("10.9.9.9, 198.51.100.1"); code != http.StatusTooManyRequests {
+		t.Fatalf("prepended address opened a bucket: %d", code)
+	}
+}

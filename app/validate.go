@@ -1,0 +1,87 @@
+package app
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// maxURLLength bounds every URL we store.
+const maxURLLength = 2048
+
+// checkText refuses NUL and other control characters except newline and tab.
+func checkText(prefix *huma.PathBuffer, field, s string) error {
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return &huma.ErrorDetail{
+				Location: prefix.With(field),
+				Message:  "must not contain control characters other than newline and tab",
+			}
+		}
+	}
+	return nil
+}
+
+// checkSingleLine refuses every control character, newlines included.
+func checkSingleLine(prefix *huma.PathBuffer, field, s string) error {
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return &huma.ErrorDetail{
+				Location: prefix.With(field),
+				Message:  "must be a single line without control characters",
+			}
+		}
+	}
+	return nil
+}
+
+// checkLength counts characters after trimming surrounding white space.
+func checkLength(prefix *huma.PathBuffer, field, s string, least, most int) error {
+	n := utf8.RuneCountInString(strings.TrimSpace(s))
+	if n < least || n > most {
+		msg := "must not be empty"
+		if n > most {
+			msg = "is too long"
+		}
+		return &huma.ErrorDetail{
+			Location: prefix.With(field),
+			Message:  msg + " (" + strconv.Itoa(least) + "–" + strconv.Itoa(most) + " characters after trimming white space)",
+		}
+	}
+	return nil
+}
+
+// webURL reports whether raw is an absolute http(s) URL with a host, of a
+// sane length, written exactly as a browser would follow it. Schemes are
+// checked here because Huma's format:"uri" accepts javascript:.
+func webURL(raw string) bool {
+	if len(raw) > maxURLLength || raw != strings.TrimSpace(raw) {
+		return false
+	}
+	for _, r := range raw {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" || u.User != nil {
+		return false
+	}
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Hostname() != ""
+}
+
+// checkMediaURL accepts an absolute http(s) URL or the /media/ path of an
+// upload stored here.
+func (s *server) checkMediaURL(location, raw string) error {
+	if strings.HasPrefix(raw, "/media/") {
+		return fieldError(location, "names no photo uploaded here", raw)
+	}
+	if !webURL(raw) {
+		return fieldError(location, "must be an absolute http or https URL (at most 2048 characters) or a /media/ path", raw)
+	}
+	return nil
+}

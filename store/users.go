@@ -1,0 +1,231 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+)
+
+var (
+	// ErrRegistrationClosed means only the first account may register itself.
+	ErrRegistrationClosed = errors.New("registration is closed")
+	// ErrLastAdmin means the change would leave the instance without an
+	// active admin.
+	ErrLastAdmin = errors.New("the last active admin cannot be demoted or disabled")
+)
+
+// User is an account. The password hash is deliberately not part of it, so
+// it cannot leak through a value passed around for display.
+type User struct {
+	ID           int64
+	Username     string
+	DisplayName  string
+	Bio          string
+	AvatarURL    string
+	IsAdmin      bool
+	Disabled     bool
+	TokenVersion int64
+	CreatedAt    time.Time
+}
+
+// NewUser is what CreateUser needs.
+type NewUser struct {
+	Username     string
+	PasswordHash string
+	DisplayName  string
+	// Admin makes the account an admin. The first account of an instance
+	// is an admin whatever this says.
+	Admin bool
+	// OnlyFirst refuses with ErrRegistrationClosed unless the instance has
+	// no account yet (self-registration on a closed instance).
+	OnlyFirst bool
+}
+
+const userColumns = `id, username, display_name, bio, avatar_url, is_admin, disabled, token_version, created_at`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanUser(row rowScanner) (User, error) {
+	var u User
+	var created int64
+	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Bio, &u.AvatarURL,
+		&u.IsAdmin, &u.Disabled, &u.TokenVersion, &created)
+	u.CreatedAt = fromMillis(created)
+	return u, formatError(err)
+}
+
+// CreateUser adds an account. A username taken in any letter case is
+// ErrConflict. Deciding "first account → admin" happens inside the same
+// immediate transaction as the insert, so two racing first registrations
+// cannot both become admin.
+func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
+	var u User
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&exists); err != nil {
+			return err
+		}
+		if exists && nu.OnlyFirst {
+			return ErrRegistrationClosed
+		}
+		row := tx.QueryRowContext(ctx, `INSERT INTO users (username, password_hash, display_name, is_admin, created_at)
+			VALUES (?, ?, ?, ?, ?) RETURNING `+userColumns,
+			nu.Username, nu.PasswordHash, nu.DisplayName, nu.Admin || !exists, millis(s.now()))
+		var err error
+		u, err = scanUser(row)
+		return err
+	})
+	return u, formatError(err)
+}
+
+// UserByUsername finds an account by name, ignoring letter case.
+func (s *Store) UserByUsername(ctx context.Context, username string) (User, error) {
+	return scanUser(s.reader.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+}
+
+// UserByID finds an account by ID.
+func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
+	return scanUser(s.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+}
+
+// Credentials returns the account and its password hash, for signing in.
+func (s *Store) Credentials(ctx context.Context, username string) (User, string, error) {
+	var hash string
+	var created int64
+	var u User
+	err := s.reader.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE username = ?`, username).
+		Scan(&u.ID, &u.Username, &u.DisplayName, &u.Bio, &u.AvatarURL,
+			&u.IsAdmin, &u.Disabled, &u.TokenVersion, &created, &hash)
+	u.CreatedAt = fromMillis(created)
+	return u, hash, formatError(err)
+}
+
+// ProfileUpdate changes the fields that are set.
+type ProfileUpdate struct {
+	DisplayName *string
+	Bio         *string
+	AvatarURL   *string
+}
+
+// UpdateProfile changes a user's public profile.
+func (s *Store) UpdateProfile(ctx context.Context, id int64, p ProfileUpdate) (User, error) {
+	var sets []string
+	var args []any
+	for _, f := range []struct {
+		column string
+		value  *string
+	}{{"display_name", p.DisplayName}, {"bio", p.Bio}, {"avatar_url", p.AvatarURL}} {
+		if f.value != nil {
+			sets = append(sets, f.column+" = ?")
+			args = append(args, *f.value)
+		}
+	}
+	if len(sets) == 0 {
+		return s.UserByID(ctx, id)
+	}
+	args = append(args, id)
+	var u User
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRowContext(ctx,
+			`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ? RETURNING `+userColumns, args...))
+		return err
+	})
+	return u, err
+}
+
+// SetPassword stores a new password hash and bumps the token version, which
+// revokes every token issued before.
+func (s *Store) SetPassword(ctx context.Context, id int64, hash string) error {
+	return s.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?`, hash, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
+// AdminUpdate changes the fields that are set.
+type AdminUpdate struct {
+	IsAdmin  *bool
+	Disabled *bool
+}
+
+// UpdateAccount applies an admin's change to an account. Disabling bumps the
+// token version so the user's tokens stop working at once (and stay revoked
+// if the account is enabled again). A change that would leave no active
+// admin is ErrLastAdmin and changes nothing.
+func (s *Store) UpdateAccount(ctx context.Context, id int64, a AdminUpdate) (User, error) {
+	var u User
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRowContext(ctx, `UPDATE users SET
+				is_admin = coalesce(?, is_admin),
+				token_version = token_version + (coalesce(?, disabled) = 1 AND disabled = 0),
+				disabled = coalesce(?, disabled)
+			WHERE id = ? RETURNING `+userColumns, a.IsAdmin, a.Disabled, a.Disabled, id))
+		if err != nil {
+			return err
+		}
+		var admins int
+		if err := tx.QueryRowContext(ctx,
+			`SELECT count(*) FROM users WHERE is_admin = 1 AND disabled = 0`).Scan(&admins); err != nil {
+			return err
+		}
+		if admins == 0 {
+			return ErrLastAdmin
+		}
+		return nil
+	})
+	return u, err
+}
+
+// UserCursor is a position in the newest-first list of users.
+type UserCursor struct {
+	CreatedAt int64
+	ID        int64
+}
+
+// ListUsers returns up to limit users, newest first, after the cursor (nil:
+// from the start), and the cursor of the next page (nil: no more).
+func (s *Store) ListUsers(ctx context.Context, limit int, after *UserCursor) ([]User, *UserCursor, error) {
+	q := `SELECT ` + userColumns + ` FROM users`
+	args := []any{}
+	if after != nil {
+		q += ` WHERE (created_at, id) < (?, ?)`
+		args = append(args, after.CreatedAt, after.ID)
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(args, limit+1)
+	rows, err := s.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	users := make([]User, 0, limit)
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	var next *UserCursor
+	if len(users) > limit {
+		users = users[:limit]
+		last := users[limit-1]
+		next = &UserCursor{CreatedAt: millis(last.CreatedAt), ID: last.ID}
+	}
+	return users, next, nil
+}
