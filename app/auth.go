@@ -236,8 +236,8 @@ func loadSecret(cfg Config) ([]byte, error) {
 }
 
 // currentUser is the signed-in user of the request, if any.
-func currentUser(ctx context.Context) (store.User, bool) {
-	u, ok := ctx.Value(userKey).(store.User)
+func currentUser(ctx context.Context) (store.Principal, bool) {
+	u, ok := ctx.Value(userKey).(store.Principal)
 	return u, ok
 }
 
@@ -280,7 +280,7 @@ func (s *server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		s.unauthorized(ctx, "invalid_token", detail)
 		return
 	}
-	u, err := s.store.UserByUsername(ctx.Context(), c.Subject)
+	u, err := s.store.AuthUser(ctx.Context(), c.Subject)
 	switch {
 	case errors.Is(err, store.ErrNotFound), err == nil && u.Username != c.Subject:
 		s.unauthorized(ctx, "invalid_token", "The token's account does not exist.")

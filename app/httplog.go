@@ -19,6 +19,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	userKey
+	humaContextKey
 )
 
 // requestIDs makes IDs that are unique per process and cheap: a random

@@ -15,6 +15,10 @@ func (s *server) routes(mux *http.ServeMux, web fs.FS) {
 	s.registerAccounts()
 	s.registerUsers()
 	s.registerAdmin()
+	s.registerPosts()
+	s.registerComments()
+	s.registerMedia()
+	s.registerAssistant()
 
 	// Everything else is files: the API docs and the web UI.
 	ui := newStaticFiles(web, "no-cache")

@@ -5,17 +5,21 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"moments/app/assistant"
 	"moments/app/clientip"
 	"moments/app/limiter"
+	"moments/app/media"
 	"moments/store"
 )
 
@@ -35,6 +39,9 @@ type Deps struct {
 	Limits *Limits
 }
 
+// MediaDir is where uploads live inside the data directory.
+const MediaDir = "media"
+
 // server holds the wired API. Handlers are its methods, so every dependency
 // is explicit and tests can run many servers side by side.
 type server struct {
@@ -50,6 +57,8 @@ type server struct {
 	cursors   *cursors
 	limiters  map[string]*limiter.Limiter
 	clientIPs *clientip.Resolver
+	media     *media.Library
+	assistant *assistant.Client
 }
 
 // NewServer builds the complete HTTP handler that `moments serve` runs.
@@ -80,10 +89,24 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	s.limiters = newLimiters(limits, s.now)
 	s.clientIPs = clientip.New(d.Config.TrustedProxies)
+	s.media, err = media.Open(filepath.Join(d.Config.DataDir, MediaDir), media.Options{MaxBytes: d.Config.MaxUpload})
+	if err != nil {
+		return nil, err
+	}
+	ai := assistant.Config{
+		BaseURL: d.Config.AIBaseURL,
+		Model:   d.Config.AIModel,
+		APIKey:  d.Config.AIAPIKey,
+		Timeout: d.Config.AITimeout,
+	}
+	if err := ai.Validate(); err != nil {
+		return nil, fmt.Errorf("MOMENTS_AI_*: %w", err)
+	}
+	s.assistant = assistant.New(ai)
 
 	mux := http.NewServeMux()
 	s.api = humago.New(mux, apiConfig(d.Version))
-	s.api.UseMiddleware(s.authenticate, s.rateLimit)
+	s.api.UseMiddleware(s.authenticate, s.rateLimit, s.assistantGate)
 	s.routes(mux, d.Web)
 	return s.logRequests(recoverPanics(s.log, securityHeaders(mux))), nil
 }

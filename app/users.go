@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -14,14 +13,14 @@ import (
 // userBody is the User of the API. Disabled is only filled in for admins'
 // views.
 type userBody struct {
-	ID          int64     `json:"id" example:"1"`
-	Username    string    `json:"username" example:"alice"`
-	DisplayName string    `json:"display_name" example:"Alice Liddell"`
-	Bio         string    `json:"bio" example:"Photos of the garden, mostly."`
-	AvatarURL   string    `json:"avatar_url" example:"/media/3k2j1h4g5f6d7s8a9p0o1i2u3y.jpg"`
-	IsAdmin     bool      `json:"is_admin"`
-	CreatedAt   time.Time `json:"created_at"`
-	Disabled    *bool     `json:"disabled,omitempty" doc:"Admin views only"`
+	ID          int64   `json:"id" example:"1"`
+	Username    string  `json:"username" example:"alice"`
+	DisplayName string  `json:"display_name" example:"Alice Liddell"`
+	Bio         string  `json:"bio" example:"Photos of the garden, mostly."`
+	AvatarURL   string  `json:"avatar_url" example:"/media/3k2j1h4g5f6d7s8a9p0o1i2u3y.jpg"`
+	IsAdmin     bool    `json:"is_admin"`
+	CreatedAt   apiTime `json:"created_at"`
+	Disabled    *bool   `json:"disabled,omitempty" doc:"Admin views only"`
 }
 
 func (s *server) userBody(u store.User, adminView bool) userBody {
@@ -32,7 +31,7 @@ func (s *server) userBody(u store.User, adminView bool) userBody {
 		Bio:         u.Bio,
 		AvatarURL:   u.AvatarURL,
 		IsAdmin:     u.IsAdmin,
-		CreatedAt:   u.CreatedAt,
+		CreatedAt:   apiTime(u.CreatedAt),
 	}
 	if adminView {
 		disabled := u.Disabled
@@ -95,7 +94,11 @@ func (s *server) registerUsers() {
 		Tags:        []string{"Users"},
 		Security:    needsToken,
 	}, func(ctx context.Context, _ *struct{}) (*userOutput, error) {
-		u, _ := currentUser(ctx)
+		me, _ := currentUser(ctx)
+		u, err := s.store.UserByID(ctx, me.ID)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
 		return &userOutput{Body: s.userBody(u, false)}, nil
 	})
 

@@ -77,7 +77,10 @@ func webURL(raw string) bool {
 // checkMediaURL accepts an absolute http(s) URL or the /media/ path of an
 // upload stored here.
 func (s *server) checkMediaURL(location, raw string) error {
-	if strings.HasPrefix(raw, "/media/") {
+	if name, ok := strings.CutPrefix(raw, "/media/"); ok {
+		if s.media.Exists(name) && !strings.Contains(name, ".thumb.") {
+			return nil
+		}
 		return fieldError(location, "names no photo uploaded here", raw)
 	}
 	if !webURL(raw) {

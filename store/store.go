@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -44,6 +45,9 @@ type Options struct {
 	SkipMigrate bool
 	// Readers is the size of the read pool; 0 picks one from GOMAXPROCS.
 	Readers int
+	// WrapReader, when set, wraps the SQLite driver of the read pool. Tests
+	// use it to count the statements a page runs.
+	WrapReader func(driver.Driver) driver.Driver
 }
 
 // Store is an open Moments database: one writer connection and a pool of
@@ -54,6 +58,7 @@ type Store struct {
 	now    func() time.Time
 	goose  *goose.Provider
 	path   string
+	stmts  *statements // nil when opened with SkipMigrate
 }
 
 // Open creates dir (0700) if needed, opens dir/moments.db and, unless
@@ -106,11 +111,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 
 	r := cloneValues(base)
 	r.Set("_query_only", "1")
-	s.reader, err = sql.Open("sqlite", fileURI+"?"+r.Encode())
-	if err != nil {
-		s.writer.Close()
-		return nil, err
+	var readDriver driver.Driver = &sqlite.Driver{}
+	if opts.WrapReader != nil {
+		readDriver = opts.WrapReader(readDriver)
 	}
+	s.reader = sql.OpenDB(connector{dsn: fileURI + "?" + r.Encode(), driver: readDriver})
 	readers := opts.Readers
 	if readers <= 0 {
 		readers = max(4, runtime.GOMAXPROCS(0))
@@ -141,9 +146,22 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			s.closePools()
 			return nil, fmt.Errorf("migrate %s: %w", abs, err)
 		}
+		if err := s.prepare(ctx); err != nil {
+			s.closePools()
+			return nil, err
+		}
 	}
 	return s, nil
 }
+
+// connector opens connections of one DSN with a given driver.
+type connector struct {
+	dsn    string
+	driver driver.Driver
+}
+
+func (c connector) Connect(context.Context) (driver.Conn, error) { return c.driver.Open(c.dsn) }
+func (c connector) Driver() driver.Driver                        { return c.driver }
 
 func cloneValues(v url.Values) url.Values {
 	c := url.Values{}
@@ -185,8 +203,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
-// Close closes both pools.
-func (s *Store) Close() error { return s.closePools() }
+// Close closes the prepared statements and both pools.
+func (s *Store) Close() error {
+	var err error
+	if s.stmts != nil {
+		err = s.stmts.close()
+	}
+	return errors.Join(err, s.closePools())
+}
 
 func (s *Store) closePools() error {
 	return errors.Join(s.reader.Close(), s.writer.Close())
@@ -279,4 +303,14 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// maxPageSize bounds every list query, whatever the caller validated.
+const maxPageSize = 1000
+
+func checkLimit(limit int) error {
+	if limit < 1 || limit > maxPageSize {
+		return fmt.Errorf("store: page size %d is not within 1..%d", limit, maxPageSize)
+	}
+	return nil
 }

@@ -86,6 +86,26 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (User, erro
 		`SELECT `+userColumns+` FROM users WHERE username = ?`, username))
 }
 
+// Principal is what authenticating a request needs to know of its user.
+type Principal struct {
+	ID           int64
+	Username     string
+	IsAdmin      bool
+	Disabled     bool
+	TokenVersion int64
+}
+
+const authUserQuery = `SELECT id, username, is_admin, disabled, token_version FROM users WHERE username = ?`
+
+// AuthUser looks up the account a token names. It runs on every
+// authenticated request, so it is prepared and selects only what the check
+// needs.
+func (s *Store) AuthUser(ctx context.Context, username string) (Principal, error) {
+	var p Principal
+	err := s.stmts.authUser.QueryRowContext(ctx, username).Scan(&p.ID, &p.Username, &p.IsAdmin, &p.Disabled, &p.TokenVersion)
+	return p, formatError(err)
+}
+
 // UserByID finds an account by ID.
 func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
 	return scanUser(s.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
@@ -197,6 +217,9 @@ type UserCursor struct {
 // ListUsers returns up to limit users, newest first, after the cursor (nil:
 // from the start), and the cursor of the next page (nil: no more).
 func (s *Store) ListUsers(ctx context.Context, limit int, after *UserCursor) ([]User, *UserCursor, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, nil, err
+	}
 	q := `SELECT ` + userColumns + ` FROM users`
 	args := []any{}
 	if after != nil {

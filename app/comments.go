@@ -1,0 +1,177 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"moments/store"
+)
+
+const maxCommentChars = 1000
+
+type commentBody struct {
+	ID        int64      `json:"id" example:"7"`
+	PostID    int64      `json:"post_id" example:"42"`
+	Author    authorBody `json:"author"`
+	Content   string     `json:"content" example:"Beautiful!"`
+	CreatedAt apiTime    `json:"created_at"`
+}
+
+func newCommentBody(c store.Comment) commentBody {
+	return commentBody{
+		ID:     c.ID,
+		PostID: c.PostID,
+		Author: authorBody{
+			ID: c.Author.ID, Username: c.Author.Username,
+			DisplayName: c.Author.DisplayName, AvatarURL: c.Author.AvatarURL,
+		},
+		Content:   c.Content,
+		CreatedAt: apiTime(c.CreatedAt),
+	}
+}
+
+type commentPageOutput struct {
+	Body struct {
+		Items      []commentBody `json:"items"`
+		NextCursor *string       `json:"next_cursor" doc:"Pass as cursor for the next page; null on the last page"`
+	}
+}
+
+// commentListInput repeats pageInput's fields: Huma does not apply
+// defaults to parameters of embedded structs.
+type commentListInput struct {
+	ID     int64  `path:"id" minimum:"1" example:"42"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Items per page"`
+	Cursor string `query:"cursor" maxLength:"64" doc:"Opaque: the next_cursor of the previous page; leave out for the first page"`
+}
+
+type newCommentInput struct {
+	ID   int64 `path:"id" minimum:"1" example:"42"`
+	Body newComment
+}
+
+type newComment struct {
+	Content string `json:"content" maxLength:"1000" doc:"1–1000 characters after trimming white space" example:"Beautiful!"`
+}
+
+func (c *newComment) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
+	var errs []error
+	if err := checkLength(prefix, "content", c.Content, 1, maxCommentChars); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkText(prefix, "content", c.Content); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+type commentOutput struct {
+	Body commentBody
+}
+
+type commentIDInput struct {
+	ID int64 `path:"id" minimum:"1" example:"7"`
+}
+
+func (s *server) registerComments() {
+	register(s, huma.Operation{
+		OperationID: "listComments",
+		Method:      http.MethodGet,
+		Path:        "/posts/{id}/comments",
+		Summary:     "A post's comments, oldest first",
+		Tags:        []string{"Comments"},
+		Security:    s.readSecurity(),
+		Errors:      []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *commentListInput) (*commentPageOutput, error) {
+		list := listComments + strconv.FormatInt(in.ID, 10)
+		page := pageInput{Limit: in.Limit, Cursor: in.Cursor}
+		at, id, ok, err := s.cursors.position(list, page)
+		if err != nil {
+			return nil, err
+		}
+		var after *store.CommentCursor
+		if ok {
+			after = &store.CommentCursor{CreatedAt: at, ID: id}
+		}
+		comments, next, err := s.store.Comments(ctx, in.ID, page.Limit, after)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errNoPost
+		}
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		out := &commentPageOutput{}
+		out.Body.Items = make([]commentBody, len(comments))
+		for i, c := range comments {
+			out.Body.Items[i] = newCommentBody(c)
+		}
+		if next != nil {
+			c := s.cursors.encode(list, next.CreatedAt, next.ID)
+			out.Body.NextCursor = &c
+		}
+		return out, nil
+	})
+
+	register(s, huma.Operation{
+		OperationID:   "createComment",
+		Method:        http.MethodPost,
+		Path:          "/posts/{id}/comments",
+		Summary:       "Comment on a post",
+		Tags:          []string{"Comments"},
+		Security:      needsToken,
+		DefaultStatus: http.StatusCreated,
+		Errors:        []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *newCommentInput) (*commentOutput, error) {
+		me, _ := currentUser(ctx)
+		c, err := s.store.CreateComment(ctx, in.ID, me.ID, strings.TrimSpace(in.Body.Content))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errNoPost
+		}
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		return &commentOutput{Body: newCommentBody(c)}, nil
+	})
+
+	register(s, huma.Operation{
+		OperationID:   "deleteComment",
+		Method:        http.MethodDelete,
+		Path:          "/comments/{id}",
+		Summary:       "Delete a comment",
+		Description:   "Allowed for the comment's author, the post's author and admins.",
+		Tags:          []string{"Comments"},
+		Security:      needsToken,
+		DefaultStatus: http.StatusNoContent,
+		Errors:        []int{http.StatusForbidden, http.StatusNotFound},
+	}, func(ctx context.Context, in *commentIDInput) (*struct{}, error) {
+		me, _ := currentUser(ctx)
+		commentAuthor, postAuthor, err := s.store.CommentOwners(ctx, in.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errNoComment
+		}
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		if !canDeleteComment(me, commentAuthor, postAuthor) {
+			return nil, huma.Error403Forbidden("Only the comment's author, the post's author or an admin may delete it.")
+		}
+		if err := s.store.DeleteComment(ctx, in.ID); errors.Is(err, store.ErrNotFound) {
+			return nil, errNoComment
+		} else if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		return nil, nil
+	})
+}
+
+var errNoComment = huma.Error404NotFound("No such comment.")
+
+// canDeleteComment is the one rule for deleting comments.
+func canDeleteComment(me store.Principal, commentAuthor, postAuthor int64) bool {
+	return me.IsAdmin || me.ID == commentAuthor || me.ID == postAuthor
+}

@@ -1,0 +1,127 @@
+package app
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"moments/store"
+)
+
+// The feed is the hottest path, so posts are encoded by hand into a reused
+// buffer instead of through reflection. The output is what encoding/json
+// would produce for postBody (tests and a fuzz target compare the two), so
+// the documented schema stays exact.
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string, escaped exactly like
+// encoding/json does: quotes, backslashes and control characters; <, > and &
+// (HTML-safe); U+2028 and U+2029 (JavaScript-safe); invalid UTF-8 becomes
+// U+FFFD.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendTime appends t as an RFC 3339 UTC string with milliseconds.
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	return append(b, '"')
+}
+
+func appendAuthor(b []byte, a store.Author) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, a.ID, 10)
+	b = append(b, `,"username":`...)
+	b = appendString(b, a.Username)
+	b = append(b, `,"display_name":`...)
+	b = appendString(b, a.DisplayName)
+	b = append(b, `,"avatar_url":`...)
+	b = appendString(b, a.AvatarURL)
+	return append(b, '}')
+}
+
+// appendPost appends a post as the API's Post object. The stored media
+// array is passed through: CreatePost wrote it with encoding/json.
+func appendPost(b []byte, p *store.Post) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, p.ID, 10)
+	b = append(b, `,"author":`...)
+	b = appendAuthor(b, p.Author)
+	b = append(b, `,"content":`...)
+	b = appendString(b, p.Content)
+	b = append(b, `,"media_urls":`...)
+	b = append(b, p.MediaJSON...)
+	b = append(b, `,"created_at":`...)
+	b = appendTime(b, p.CreatedAt)
+	b = append(b, `,"like_count":`...)
+	b = strconv.AppendInt(b, p.LikeCount, 10)
+	b = append(b, `,"comment_count":`...)
+	b = strconv.AppendInt(b, p.CommentCount, 10)
+	b = append(b, `,"liked_by_me":`...)
+	b = strconv.AppendBool(b, p.LikedByMe)
+	return append(b, '}')
+}
+
+// appendPostPage appends {"items": [...], "next_cursor": ...}.
+func appendPostPage(b []byte, posts []store.Post, next string) []byte {
+	b = append(b, `{"items":[`...)
+	for i := range posts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendPost(b, &posts[i])
+	}
+	b = append(b, `],"next_cursor":`...)
+	if next == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendString(b, next)
+	}
+	return append(b, '}')
+}

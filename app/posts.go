@@ -1,0 +1,291 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"moments/store"
+)
+
+// Limits of a post.
+const (
+	maxPostChars    = 5000
+	maxMediaPerPost = 9
+)
+
+// authorBody is a post's or comment's author.
+type authorBody struct {
+	ID          int64  `json:"id" example:"1"`
+	Username    string `json:"username" example:"alice"`
+	DisplayName string `json:"display_name" example:"Alice Liddell"`
+	AvatarURL   string `json:"avatar_url" example:"/media/3k2j1h4g5f6d7s8a9p0o1i2u3y.jpg"`
+}
+
+// postBody documents the Post object. Posts are written by appendPost,
+// which produces exactly this shape.
+type postBody struct {
+	ID           int64      `json:"id" example:"42"`
+	Author       authorBody `json:"author"`
+	Content      string     `json:"content" example:"First swim of the year!"`
+	MediaURLs    []string   `json:"media_urls" example:"[\"/media/3k2j1h4g5f6d7s8a9p0o1i2u3y.jpg\"]"`
+	CreatedAt    apiTime    `json:"created_at"`
+	LikeCount    int64      `json:"like_count"`
+	CommentCount int64      `json:"comment_count"`
+	LikedByMe    bool       `json:"liked_by_me" doc:"false for anonymous readers"`
+}
+
+// postPageBody documents a page of posts.
+type postPageBody struct {
+	Items      []postBody `json:"items"`
+	NextCursor *string    `json:"next_cursor" doc:"Pass as cursor for the next page; null on the last page"`
+}
+
+// rawJSON is an output written as is: the bytes come from appendPost.
+type rawJSON struct {
+	ContentType string `header:"Content-Type"`
+	Location    string `header:"Location"`
+	Body        []byte
+}
+
+type newPostInput struct {
+	Body newPost
+}
+
+type newPost struct {
+	Content   string   `json:"content" maxLength:"5000" doc:"1–5000 characters after trimming white space; plain text (newlines kept)" example:"First swim of the year!"`
+	MediaURLs []string `json:"media_urls,omitempty" maxItems:"9" doc:"Up to 9 photos: absolute http(s) URLs or /media/ paths from POST /media, in display order"`
+}
+
+func (p *newPost) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
+	var errs []error
+	if err := checkLength(prefix, "content", p.Content, 1, maxPostChars); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkText(prefix, "content", p.Content); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+type postIDInput struct {
+	ID int64 `path:"id" minimum:"1" example:"42"`
+}
+
+// timelineInput repeats pageInput's fields: Huma does not apply defaults to
+// parameters of embedded structs.
+type timelineInput struct {
+	Username string `path:"username" minLength:"3" maxLength:"32" pattern:"^[A-Za-z0-9_]{3,32}$" example:"alice"`
+	Limit    int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Items per page"`
+	Cursor   string `query:"cursor" maxLength:"64" doc:"Opaque: the next_cursor of the previous page; leave out for the first page"`
+}
+
+// The lists cursors belong to: a cursor from one is refused by another.
+const (
+	listFeed     = "feed"
+	listTimeline = "timeline:"
+	listComments = "comments:"
+)
+
+// pageBuffers recycles the buffers pages are encoded into.
+var pageBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+func (s *server) registerPosts() {
+	pageResponse := s.jsonResponse(reflect.TypeFor[postPageBody](), "PostPage", "A page of posts, newest first")
+	postResponse := s.jsonResponse(reflect.TypeFor[postBody](), "Post", "The post")
+
+	register(s, huma.Operation{
+		OperationID: "listPosts",
+		Method:      http.MethodGet,
+		Path:        "/posts",
+		Summary:     "The feed: everyone's posts, newest first",
+		Description: "Keyset-paginated: follow next_cursor. Walking the cursors visits every post exactly once, even while new ones are posted.",
+		Tags:        []string{"Posts"},
+		Security:    s.readSecurity(),
+		Responses:   map[string]*huma.Response{"200": pageResponse},
+	}, func(ctx context.Context, in *pageInput) (*rawJSON, error) {
+		return s.postPage(ctx, listFeed, nil, *in)
+	})
+
+	register(s, huma.Operation{
+		OperationID: "listUserPosts",
+		Method:      http.MethodGet,
+		Path:        "/users/{username}/posts",
+		Summary:     "A user's posts, newest first",
+		Tags:        []string{"Posts"},
+		Security:    s.readSecurity(),
+		Errors:      []int{http.StatusNotFound},
+		Responses:   map[string]*huma.Response{"200": pageResponse},
+	}, func(ctx context.Context, in *timelineInput) (*rawJSON, error) {
+		u, err := s.store.UserByUsername(ctx, in.Username)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, huma.Error404NotFound("No user by that name.")
+		}
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		return s.postPage(ctx, listTimeline+strconv.FormatInt(u.ID, 10), &u.ID, pageInput{Limit: in.Limit, Cursor: in.Cursor})
+	})
+
+	register(s, huma.Operation{
+		OperationID:   "createPost",
+		Method:        http.MethodPost,
+		Path:          "/posts",
+		Summary:       "Post a moment",
+		Tags:          []string{"Posts"},
+		Security:      needsToken,
+		DefaultStatus: http.StatusCreated,
+		Responses:     map[string]*huma.Response{"201": postResponse},
+	}, func(ctx context.Context, in *newPostInput) (*rawJSON, error) {
+		me, _ := currentUser(ctx)
+		for i, u := range in.Body.MediaURLs {
+			if err := s.checkMediaURL("body.media_urls["+strconv.Itoa(i)+"]", u); err != nil {
+				return nil, err
+			}
+		}
+		p, err := s.store.CreatePost(ctx, me.ID, strings.TrimSpace(in.Body.Content), in.Body.MediaURLs)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		out := s.postJSON(&p)
+		out.Location = "/posts/" + strconv.FormatInt(p.ID, 10)
+		return out, nil
+	})
+
+	register(s, huma.Operation{
+		OperationID: "getPost",
+		Method:      http.MethodGet,
+		Path:        "/posts/{id}",
+		Summary:     "One post",
+		Tags:        []string{"Posts"},
+		Security:    s.readSecurity(),
+		Errors:      []int{http.StatusNotFound},
+		Responses:   map[string]*huma.Response{"200": postResponse},
+	}, func(ctx context.Context, in *postIDInput) (*rawJSON, error) {
+		me, _ := currentUser(ctx)
+		p, err := s.store.Post(ctx, in.ID, me.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errNoPost
+		}
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		return s.postJSON(&p), nil
+	})
+
+	register(s, huma.Operation{
+		OperationID:   "deletePost",
+		Method:        http.MethodDelete,
+		Path:          "/posts/{id}",
+		Summary:       "Delete a post with its likes and comments",
+		Description:   "Allowed for the post's author and for admins.",
+		Tags:          []string{"Posts"},
+		Security:      needsToken,
+		DefaultStatus: http.StatusNoContent,
+		Errors:        []int{http.StatusForbidden, http.StatusNotFound},
+	}, func(ctx context.Context, in *postIDInput) (*struct{}, error) {
+		me, _ := currentUser(ctx)
+		author, err := s.store.PostAuthorID(ctx, in.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errNoPost
+		}
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		if !canDeletePost(me, author) {
+			return nil, huma.Error403Forbidden("Only the post's author or an admin may delete it.")
+		}
+		if err := s.store.DeletePost(ctx, in.ID); errors.Is(err, store.ErrNotFound) {
+			return nil, errNoPost
+		} else if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		return nil, nil
+	})
+
+	for _, like := range []struct {
+		method, id, summary string
+		apply               func(context.Context, int64, int64) error
+	}{
+		{http.MethodPut, "likePost", "Like a post (idempotent)", s.store.Like},
+		{http.MethodDelete, "unlikePost", "Take back a like (idempotent)", s.store.Unlike},
+	} {
+		register(s, huma.Operation{
+			OperationID:   like.id,
+			Method:        like.method,
+			Path:          "/posts/{id}/like",
+			Summary:       like.summary,
+			Tags:          []string{"Posts"},
+			Security:      needsToken,
+			DefaultStatus: http.StatusNoContent,
+			Errors:        []int{http.StatusNotFound},
+		}, func(ctx context.Context, in *postIDInput) (*struct{}, error) {
+			me, _ := currentUser(ctx)
+			err := like.apply(ctx, in.ID, me.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, errNoPost
+			}
+			if err != nil {
+				return nil, s.fail(ctx, err)
+			}
+			return nil, nil
+		})
+	}
+}
+
+var errNoPost = huma.Error404NotFound("No such post.")
+
+// canDeletePost is the one rule for deleting posts.
+func canDeletePost(me store.Principal, author int64) bool {
+	return me.IsAdmin || me.ID == author
+}
+
+// postPage runs one page query and encodes it.
+func (s *server) postPage(ctx context.Context, list string, author *int64, in pageInput) (*rawJSON, error) {
+	at, id, ok, err := s.cursors.position(list, in)
+	if err != nil {
+		return nil, err
+	}
+	me, _ := currentUser(ctx)
+	q := store.FeedQuery{AuthorID: author, Viewer: me.ID, Limit: in.Limit}
+	if ok {
+		q.After = &store.PostCursor{CreatedAt: at, ID: id}
+	}
+	page, err := s.store.Feed(ctx, q)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	var next string
+	if page.Next != nil {
+		next = s.cursors.encode(list, page.Next.CreatedAt, page.Next.ID)
+	}
+	bp := pageBuffers.Get().(*[]byte)
+	b := appendPostPage((*bp)[:0], page.Posts, next)
+	// Huma writes the body before the handler's caller returns, but the
+	// buffer must outlive this call: copy out and recycle the big one.
+	body := append(make([]byte, 0, len(b)), b...)
+	*bp = b
+	pageBuffers.Put(bp)
+	return &rawJSON{ContentType: "application/json", Body: body}, nil
+}
+
+func (s *server) postJSON(p *store.Post) *rawJSON {
+	return &rawJSON{ContentType: "application/json", Body: appendPost(make([]byte, 0, 512), p)}
+}
+
+// jsonResponse documents a response written by hand as the JSON schema of
+// typ, so the OpenAPI document shows the real shape instead of bytes.
+func (s *server) jsonResponse(typ reflect.Type, name, description string) *huma.Response {
+	return &huma.Response{
+		Description: description,
+		Content: map[string]*huma.MediaType{"application/json": {
+			Schema: s.api.OpenAPI().Components.Schemas.Schema(typ, true, name),
+		}},
+	}
+}

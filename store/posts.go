@@ -1,0 +1,220 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+)
+
+// Author is the part of a user shown on posts and comments.
+type Author struct {
+	ID          int64
+	Username    string
+	DisplayName string
+	AvatarURL   string
+}
+
+// Post is a post as a reader sees it: with its author, its counters and
+// whether the reader likes it.
+type Post struct {
+	ID      int64
+	Author  Author
+	Content string
+	// MediaJSON is the stored JSON array of media URLs, exactly as it was
+	// written by CreatePost (json.Marshal of a []string). Pages pass it
+	// through without decoding; MediaURLs decodes it.
+	MediaJSON    string
+	CreatedAt    time.Time
+	LikeCount    int64
+	CommentCount int64
+	LikedByMe    bool
+}
+
+// MediaURLs decodes the post's media URLs.
+func (p Post) MediaURLs() ([]string, error) {
+	var urls []string
+	err := json.Unmarshal([]byte(p.MediaJSON), &urls)
+	return urls, err
+}
+
+// PostCursor is a position in a newest-first list of posts.
+type PostCursor struct {
+	CreatedAt int64 // unix milliseconds
+	ID        int64
+}
+
+// PostPage is one page of a newest-first list of posts.
+type PostPage struct {
+	Posts []Post
+	Next  *PostCursor // nil on the last page
+}
+
+// postColumns is what every post query selects, in scanPost's order. The
+// last column (liked by the viewer) is an index lookup on likes' primary key.
+const postColumns = `p.id, p.content, p.media_urls, p.created_at, p.like_count, p.comment_count,
+	u.id, u.username, u.display_name, u.avatar_url,
+	EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = :viewer)`
+
+// The page queries. Keyset pagination: each page starts strictly after the
+// (created_at, id) of the last post of the previous one, which the
+// posts_feed and posts_user_timeline indexes serve directly.
+const (
+	postFrom      = ` FROM posts p JOIN users u ON u.id = p.user_id `
+	postOrder     = ` ORDER BY p.created_at DESC, p.id DESC LIMIT :limit`
+	postByIDQuery = `SELECT ` + postColumns + postFrom + `WHERE p.id = :id`
+
+	feedFirstQuery     = `SELECT ` + postColumns + postFrom + postOrder
+	feedAfterQuery     = `SELECT ` + postColumns + postFrom + `WHERE (p.created_at, p.id) < (:at, :id)` + postOrder
+	timelineFirstQuery = `SELECT ` + postColumns + postFrom + `WHERE p.user_id = :author` + postOrder
+	timelineAfterQuery = `SELECT ` + postColumns + postFrom +
+		`WHERE p.user_id = :author AND (p.created_at, p.id) < (:at, :id)` + postOrder
+)
+
+func scanPost(row rowScanner) (Post, error) {
+	var p Post
+	var created int64
+	err := row.Scan(&p.ID, &p.Content, &p.MediaJSON, &created, &p.LikeCount, &p.CommentCount,
+		&p.Author.ID, &p.Author.Username, &p.Author.DisplayName, &p.Author.AvatarURL, &p.LikedByMe)
+	p.CreatedAt = fromMillis(created)
+	return p, formatError(err)
+}
+
+// CreatePost stores a post by userID and returns it as its author sees it.
+func (s *Store) CreatePost(ctx context.Context, userID int64, content string, mediaURLs []string) (Post, error) {
+	if mediaURLs == nil {
+		mediaURLs = []string{}
+	}
+	media, err := json.Marshal(mediaURLs)
+	if err != nil {
+		return Post{}, err
+	}
+	var id int64
+	err = s.withTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO posts (user_id, content, media_urls, created_at)
+			VALUES (?, ?, ?, ?) RETURNING id`, userID, content, string(media), millis(s.now())).Scan(&id)
+	})
+	if err != nil {
+		return Post{}, formatError(err)
+	}
+	return s.postFrom(ctx, s.writer, id, userID)
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Post returns one post as viewer (0: anonymous) sees it.
+func (s *Store) Post(ctx context.Context, id, viewer int64) (Post, error) {
+	return s.postFrom(ctx, s.reader, id, viewer)
+}
+
+func (s *Store) postFrom(ctx context.Context, db queryer, id, viewer int64) (Post, error) {
+	return scanPost(db.QueryRowContext(ctx, postByIDQuery, sql.Named("viewer", viewer), sql.Named("id", id)))
+}
+
+// PostAuthorID returns the ID of a post's author, for permission checks.
+func (s *Store) PostAuthorID(ctx context.Context, id int64) (int64, error) {
+	var author int64
+	err := s.reader.QueryRowContext(ctx, `SELECT user_id FROM posts WHERE id = ?`, id).Scan(&author)
+	return author, formatError(err)
+}
+
+// DeletePost deletes a post; its likes and comments go with it.
+func (s *Store) DeletePost(ctx context.Context, id int64) error {
+	return s.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM posts WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
+// FeedQuery selects a page of posts, newest first.
+type FeedQuery struct {
+	AuthorID *int64 // only this user's posts (a timeline); nil: everyone's
+	Viewer   int64  // whose likes fill LikedByMe; 0: anonymous
+	Limit    int
+	After    *PostCursor // nil: the first page
+}
+
+// Feed returns one page of posts in a single SQL statement: authors,
+// counters and the viewer's likes included, whatever the page size. Keyset
+// pagination makes a deep page cost what the first page costs.
+func (s *Store) Feed(ctx context.Context, q FeedQuery) (PostPage, error) {
+	if err := checkLimit(q.Limit); err != nil {
+		return PostPage{}, err
+	}
+	args := []any{sql.Named("viewer", q.Viewer), sql.Named("limit", q.Limit+1)}
+	var stmt *sql.Stmt
+	switch {
+	case q.AuthorID == nil && q.After == nil:
+		stmt = s.stmts.feedFirst
+	case q.AuthorID == nil:
+		stmt = s.stmts.feedAfter
+	case q.After == nil:
+		stmt = s.stmts.timelineFirst
+	default:
+		stmt = s.stmts.timelineAfter
+	}
+	if q.AuthorID != nil {
+		args = append(args, sql.Named("author", *q.AuthorID))
+	}
+	if q.After != nil {
+		args = append(args, sql.Named("at", q.After.CreatedAt), sql.Named("id", q.After.ID))
+	}
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return PostPage{}, err
+	}
+	defer rows.Close()
+	page := PostPage{Posts: make([]Post, 0, q.Limit+1)}
+	for rows.Next() {
+		p, err := scanPost(rows)
+		if err != nil {
+			return PostPage{}, err
+		}
+		page.Posts = append(page.Posts, p)
+	}
+	if err := rows.Err(); err != nil {
+		return PostPage{}, err
+	}
+	if len(page.Posts) > q.Limit {
+		page.Posts = page.Posts[:q.Limit]
+		last := page.Posts[q.Limit-1]
+		page.Next = &PostCursor{CreatedAt: millis(last.CreatedAt), ID: last.ID}
+	}
+	return page, nil
+}
+
+// Like records that user likes post; liking twice is one like.
+func (s *Store) Like(ctx context.Context, postID, userID int64) error {
+	return s.withTx(ctx, func(tx *sql.Tx) error {
+		if err := postExists(ctx, tx, postID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO likes (post_id, user_id, created_at) VALUES (?, ?, ?)
+			ON CONFLICT DO NOTHING`, postID, userID, millis(s.now()))
+		return err
+	})
+}
+
+// Unlike removes user's like of post, if there is one.
+func (s *Store) Unlike(ctx context.Context, postID, userID int64) error {
+	return s.withTx(ctx, func(tx *sql.Tx) error {
+		if err := postExists(ctx, tx, postID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM likes WHERE post_id = ? AND user_id = ?`, postID, userID)
+		return err
+	})
+}
+
+func postExists(ctx context.Context, tx *sql.Tx, id int64) error {
+	var one int
+	return formatError(tx.QueryRowContext(ctx, `SELECT 1 FROM posts WHERE id = ?`, id).Scan(&one))
+}
