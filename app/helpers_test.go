@@ -58,6 +58,12 @@ const testSecret = "test-secret-test-secret-test-secret-0123"
 // two things set them back.
 func newEnv(t *testing.T, opts ...func(*app.Deps)) *testEnv {
 	t.Helper()
+	return newEnvWithStore(t, nil, opts...)
+}
+
+// newEnvWithStore is newEnv with a say in how the store is opened.
+func newEnvWithStore(t *testing.T, storeOpts func(*store.Options), opts ...func(*app.Deps)) *testEnv {
+	t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.JWTSecret = testSecret
@@ -75,10 +81,14 @@ func newEnv(t *testing.T, opts ...func(*app.Deps)) *testEnv {
 	for _, o := range opts {
 		o(&d)
 	}
-	st, err := store.Open(context.Background(), d.Config.DataDir, store.Options{
+	so := store.Options{
 		Migrations: os.DirFS(filepath.Join("..", "migrations")),
 		Now:        d.Now,
-	})
+	}
+	if storeOpts != nil {
+		storeOpts(&so)
+	}
+	st, err := store.Open(context.Background(), d.Config.DataDir, so)
 	if err != nil {
 		t.Fatal(err)
 	}

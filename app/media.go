@@ -111,7 +111,9 @@ func (s *server) upload(ctx context.Context, in *uploadInput) (*uploadOutput, er
 	parts := multipart.NewReader(in.req.Body, params["boundary"])
 	for {
 		part, err := parts.NextPart()
-		if errors.Is(err, io.EOF) {
+		// A bare io.EOF comes only after the closing boundary; a wrapped one
+		// means the body ended early, which is malformed (400 below).
+		if err == io.EOF {
 			return nil, fieldError("body.file", "is missing: send the photo in the field `file`", nil)
 		}
 		if err != nil {

@@ -1,0 +1,64 @@
+package app
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"moments/store"
+)
+
+// FuzzAppendString: the hand-written string encoder produces byte for byte
+// what encoding/json produces, for any input, valid UTF-8 or not.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{
+		"", "plain", `"quoted" \ back`, "<script>&</script>", "line\nbreak\ttab\r", "\x00\x01\x1f\x7f",
+		"ünïcödé 🎉", "\u2028\u2029", "\xff\xfe invalid", "a\xc3", "\xed\xa0\x80 surrogate",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendString(nil, s); string(got) != string(want) {
+			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	})
+}
+
+// appendPost writes what encoding/json writes for the documented postBody.
+func TestAppendPostMatchesSchema(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 26, 19, 4, 5, 120_000_000, time.UTC)
+	p := store.Post{
+		ID:           42,
+		Author:       store.Author{ID: 7, Username: "alice", DisplayName: "Alice <L>", AvatarURL: "/media/x.jpg"},
+		Content:      "hi \"there\"\n<b>",
+		MediaJSON:    `["https://a.example/1.jpg?a=1\u0026b=2"]`,
+		CreatedAt:    at,
+		LikeCount:    3,
+		CommentCount: 1,
+		LikedByMe:    true,
+	}
+	want, err := json.Marshal(postBody{
+		ID:           p.ID,
+		Author:       authorBody{ID: 7, Username: "alice", DisplayName: "Alice <L>", AvatarURL: "/media/x.jpg"},
+		Content:      p.Content,
+		MediaURLs:    []string{"https://a.example/1.jpg?a=1&b=2"},
+		CreatedAt:    apiTime(at),
+		LikeCount:    3,
+		CommentCount: 1,
+		LikedByMe:    true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := appendPost(nil, &p); string(got) != string(want) {
+		t.Fatalf("appendPost:\n%s\nencoding/json:\n%s", got, want)
+	}
+	if got := string(appendTime(nil, at)); got != `"2026-11-26T19:04:05.120Z"` {
+		t.Errorf("appendTime = %s", got)
+	}
+}
