@@ -3,6 +3,7 @@ package app_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -314,6 +315,9 @@ func TestAssistantStream(t *testing.T) {
 	}{
 		{"word by word", openaitest.Reply{Text: "Up the hill we went, and the view was worth it."}, "Up the hill we went, and the view was worth it.", 5},
 		{"multi-byte text in odd pieces", openaitest.Reply{Text: "Grüße aus 東京 🎉 — bis bald!", Chunks: 7}, "Grüße aus 東京 🎉 — bis bald!", 7},
+		// Newlines in the text cannot end an event or forge one.
+		{"text that looks like SSE", openaitest.Reply{Text: "Line one.\n\nevent: done\ndata: {}\n\nLine two.", Chunks: 1},
+			"Line one.\n\nevent: done\ndata: {}\n\nLine two.", 1},
 		// A server that ignores "stream" answers one JSON completion: it
 		// comes through as a single delta.
 		{"upstream answers JSON", openaitest.Reply{
@@ -335,7 +339,7 @@ func TestAssistantStream(t *testing.T) {
 			if got := strings.Join(texts, ""); got != tc.want {
 				t.Errorf("concatenated deltas = %q, want %q", got, tc.want)
 			}
-			if n := strings.Count(res.text(), "event: done"); n != 1 {
+			if n := strings.Count("\n"+res.text(), "\nevent: done\n"); n != 1 {
 				t.Errorf("%d done events, want 1:\n%s", n, res.body)
 			}
 			if res.Header.Get("RateLimit-Remaining") == "" {
@@ -429,6 +433,7 @@ func TestAssistantUpstreamFailureLeaksNoSecrets(t *testing.T) {
 		{"429", openaitest.Reply{Status: 429, Body: leaky}},
 		{"302 redirect", openaitest.Reply{Status: 302, Body: leaky}},
 		{"200 with an error object", openaitest.Reply{Status: 200, Body: leaky, ContentType: "application/json"}},
+		{"200 without words", openaitest.Reply{Status: 200, Body: "data: [DONE]\n\n"}},
 		{"200 not JSON", openaitest.Reply{Status: 200, Body: "<html>" + secret + " " + assistKey + "</html>", ContentType: "application/json"}},
 	} {
 		for _, path := range assistPaths {
@@ -528,6 +533,9 @@ func TestAssistantUpstreamTimeout(t *testing.T) {
 				t.Errorf("answered after %v, want about %v", elapsed, timeout)
 			}
 			wantNoSecret(t, res, assistKey, fake.URL())
+			if len(fake.Requests()) == 0 {
+				t.Error("the model server was never asked")
+			}
 		})
 	}
 	// A stream that stalls after its first words is cut at the deadline:
@@ -788,10 +796,10 @@ func TestAssistantRateLimitHeadersOnFailures(t *testing.T) {
 		res.wantProblem(t, st.status, "")
 		wantRateLimitHeaders(t, res, 9-i)
 	}
-	// Anonymous requests are refused before the limiter: no headers.
-	if res := e.do("POST", assistPath, "", `{"prompt":"hi"}`).wantStatus(t, 401); res.Header.Get("RateLimit-Limit") != "" {
-		t.Errorf("401 with RateLimit-Limit %q", res.Header.Get("RateLimit-Limit"))
-	}
+	// Anonymous requests are refused before the limiter and take no token.
+	e.do("POST", assistPath, "", `{"prompt":"hi"}`).wantStatus(t, http.StatusUnauthorized)
+	res := e.do("POST", assistPath, alice.Token, `{"prompt":""}`).wantStatus(t, http.StatusUnprocessableEntity)
+	wantRateLimitHeaders(t, res, 10-len(steps)-1)
 }
 
 func TestAssistantTrustedProxyClientsHaveTheirOwnBuckets(t *testing.T) {
@@ -1000,5 +1008,46 @@ func TestAssistantOpenAPI(t *testing.T) {
 		if !bytes.Contains(b, []byte(s)) {
 			t.Errorf("the event stream schema does not name %s: %s", s, b)
 		}
+	}
+}
+
+// A client that goes away releases the model server call at once, rather
+// than holding it until the (long) timeout, and it is not an internal error.
+func TestAssistantClientGoneReleasesUpstream(t *testing.T) {
+	t.Parallel()
+	e, fake := newAssistEnv(t, withAssistantLimit(100)) // AITimeout stays at its 60 s default
+	fake.SetReply(openaitest.Reply{Hang: true})
+	alice := e.signUp("alice")
+	for _, path := range assistPaths {
+		t.Run(strings.TrimPrefix(path, "/"), func(t *testing.T) {
+			t.Parallel()
+			body, _ := json.Marshal(assistBody("hi", ""))
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "POST", e.srv.URL+path, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+alice.Token)
+			if res, err := e.srv.Client().Do(req); err == nil {
+				res.Body.Close()
+				t.Fatalf("got an answer (%d) from a hanging model server", res.StatusCode)
+			}
+			// The server finishes the request soon after the client left.
+			logged := "path=" + path + " status="
+			deadline := time.Now().Add(3 * time.Second)
+			for !strings.Contains(e.logs.String(), logged) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the server still waits on the model server after the client left:\n%s", e.logs.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			for _, line := range strings.Split(e.logs.String(), "\n") {
+				if strings.Contains(line, logged) && !strings.Contains(line, "status=499") {
+					t.Errorf("logged as %s", line)
+				}
+			}
+			if strings.Contains(e.logs.String(), "internal error") {
+				t.Errorf("a client leaving was logged as an internal error:\n%s", e.logs.String())
+			}
+		})
 	}
 }

@@ -38,6 +38,9 @@ var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_]{3,32}$`)
 // secretFile holds the generated token-signing secret in the data directory.
 const secretFile = "jwt-secret"
 
+// tokenLeeway forgives small clock differences in exp and iat.
+const tokenLeeway = 30 * time.Second
+
 // Tokens longer than this are refused before any parsing; ours are ~200 bytes.
 const maxTokenBytes = 4096
 
@@ -130,7 +133,17 @@ type tokens struct {
 	ttl    time.Duration
 	now    func() time.Time
 	parser *jwt.Parser
+
+	// verified remembers the claims of tokens whose signature and format
+	// already checked out, so the hot path skips decoding and HMAC for a
+	// token it has seen. Expiry is still checked on every use, and the
+	// account (disabled, revoked) is always checked in the database.
+	mu       sync.RWMutex
+	verified map[string]*claims
 }
+
+// verifiedTokens bounds the memory of tokens.verified.
+const verifiedTokens = 10_000
 
 // claims are the token's contents. Ver is the user's token version when the
 // token was issued; a password change or a disable bumps the version, which
@@ -142,14 +155,15 @@ type claims struct {
 
 func newTokens(secret []byte, ttl time.Duration, now func() time.Time) *tokens {
 	return &tokens{
-		secret: secret,
-		ttl:    ttl,
-		now:    now,
+		secret:   secret,
+		ttl:      ttl,
+		now:      now,
+		verified: make(map[string]*claims),
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
-			jwt.WithLeeway(30*time.Second),
+			jwt.WithLeeway(tokenLeeway),
 			jwt.WithTimeFunc(now),
 		),
 	}
@@ -169,15 +183,33 @@ func (t *tokens) issue(u store.User) (string, error) {
 }
 
 func (t *tokens) parse(raw string) (*claims, error) {
-	var c claims
-	_, err := t.parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return t.secret, nil })
+	t.mu.RLock()
+	c := t.verified[raw]
+	t.mu.RUnlock()
+	if c != nil {
+		if !t.now().Before(c.ExpiresAt.Add(tokenLeeway)) {
+			return nil, jwt.ErrTokenExpired
+		}
+		return c, nil
+	}
+	c = &claims{}
+	_, err := t.parser.ParseWithClaims(raw, c, func(*jwt.Token) (any, error) { return t.secret, nil })
 	if err != nil {
 		return nil, err
 	}
 	if c.Subject == "" {
 		return nil, errors.New("token has no subject")
 	}
-	return &c, nil
+	t.mu.Lock()
+	if len(t.verified) >= verifiedTokens {
+		for k := range t.verified { // random eviction: map order is random
+			delete(t.verified, k)
+			break
+		}
+	}
+	t.verified[raw] = c
+	t.mu.Unlock()
+	return c, nil
 }
 
 // loadSecret returns the configured secret, or the one kept in the data

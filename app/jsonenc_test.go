@@ -62,3 +62,16 @@ func TestAppendPostMatchesSchema(t *testing.T) {
 		t.Errorf("appendTime = %s", got)
 	}
 }
+
+func FuzzAppendTime(f *testing.F) {
+	for _, ms := range []int64{0, 1, 999, 1_700_000_000_123, 253_402_300_799_999, -1, -62_135_596_800_000} {
+		f.Add(ms)
+	}
+	f.Fuzz(func(t *testing.T, ms int64) {
+		tm := time.UnixMilli(ms)
+		want := `"` + tm.UTC().Format("2006-01-02T15:04:05.000Z07:00") + `"`
+		if got := string(appendTime(nil, tm)); got != want {
+			t.Fatalf("appendTime(%d) = %s, want %s", ms, got, want)
+		}
+	})
+}

@@ -47,11 +47,17 @@ type postPageBody struct {
 	NextCursor *string    `json:"next_cursor" doc:"Pass as cursor for the next page; null on the last page"`
 }
 
-// rawJSON is an output written as is: the bytes come from appendPost.
+// rawJSON is an output written as is: the bytes come from appendPost. A
+// known length lets net/http send the page in one write instead of chunks.
 type rawJSON struct {
-	ContentType string `header:"Content-Type"`
-	Location    string `header:"Location"`
-	Body        []byte
+	ContentType   string `header:"Content-Type"`
+	ContentLength string `header:"Content-Length"`
+	Location      string `header:"Location"`
+	Body          []byte
+}
+
+func newRawJSON(body []byte) *rawJSON {
+	return &rawJSON{ContentType: "application/json", ContentLength: strconv.Itoa(len(body)), Body: body}
 }
 
 type newPostInput struct {
@@ -272,11 +278,11 @@ func (s *server) postPage(ctx context.Context, list string, author *int64, in pa
 	body := append(make([]byte, 0, len(b)), b...)
 	*bp = b
 	pageBuffers.Put(bp)
-	return &rawJSON{ContentType: "application/json", Body: body}, nil
+	return newRawJSON(body), nil
 }
 
 func (s *server) postJSON(p *store.Post) *rawJSON {
-	return &rawJSON{ContentType: "application/json", Body: appendPost(make([]byte, 0, 512), p)}
+	return newRawJSON(appendPost(make([]byte, 0, 512), p))
 }
 
 // jsonResponse documents a response written by hand as the JSON schema of

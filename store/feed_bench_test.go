@@ -111,11 +111,16 @@ func cursorAtDepth(b *testing.B, s *store.Store, depth int) *store.PostCursor {
 	if depth == 0 {
 		return nil
 	}
-	page, err := s.Feed(context.Background(), store.FeedQuery{Limit: depth})
-	if err != nil || page.Next == nil {
-		b.Fatalf("walking to depth %d: %v", depth, err)
+	var after *store.PostCursor
+	for walked := 0; walked < depth; {
+		page, err := s.Feed(context.Background(), store.FeedQuery{Limit: min(1000, depth-walked), After: after})
+		if err != nil || page.Next == nil {
+			b.Fatalf("walking to depth %d: %v", depth, err)
+		}
+		walked += len(page.Posts)
+		after = page.Next
 	}
-	return page.Next
+	return after
 }
 
 // BenchmarkFeedPage compares the first page with one 90,000 posts deep: with

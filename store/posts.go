@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -56,19 +57,36 @@ const postColumns = `p.id, p.content, p.media_urls, p.created_at, p.like_count, 
 	u.id, u.username, u.display_name, u.avatar_url,
 	EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = :viewer)`
 
-// The page queries. Keyset pagination: each page starts strictly after the
-// (created_at, id) of the last post of the previous one, which the
-// posts_feed and posts_user_timeline indexes serve directly.
+// postByIDQuery reads one post in full.
 const (
-	postFrom      = ` FROM posts p JOIN users u ON u.id = p.user_id `
-	postOrder     = ` ORDER BY p.created_at DESC, p.id DESC LIMIT :limit`
-	postByIDQuery = `SELECT ` + postColumns + postFrom + `WHERE p.id = :id`
+	postByIDQuery = `SELECT ` + postColumns + ` FROM posts p JOIN users u ON u.id = p.user_id WHERE p.id = :id`
+	// The author's display fields come back with the insert, so creating a
+	// post needs no second query.
+	insertPostQuery = `INSERT INTO posts (user_id, content, media_urls, created_at) VALUES (?, ?, ?, ?)
+		RETURNING id, user_id,
+			(SELECT username FROM users WHERE id = user_id),
+			(SELECT display_name FROM users WHERE id = user_id),
+			(SELECT avatar_url FROM users WHERE id = user_id)`
+)
 
-	feedFirstQuery     = `SELECT ` + postColumns + postFrom + postOrder
-	feedAfterQuery     = `SELECT ` + postColumns + postFrom + `WHERE (p.created_at, p.id) < (:at, :id)` + postOrder
-	timelineFirstQuery = `SELECT ` + postColumns + postFrom + `WHERE p.user_id = :author` + postOrder
-	timelineAfterQuery = `SELECT ` + postColumns + postFrom +
-		`WHERE p.user_id = :author AND (p.created_at, p.id) < (:at, :id)` + postOrder
+// The page queries. Keyset pagination: each page starts strictly after the
+// (created_at, id) of the last post of the previous one. The posts_feed and
+// posts_user_timeline indexes hold every column read for a post the feed
+// cache holds, so those rows never touch the table; for the others the
+// correlated subquery reads the post and its author, as one JSON array.
+const (
+	pageColumns = `p.id, p.created_at, p.like_count, p.comment_count,
+	EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = :viewer),
+	CASE WHEN ` + sqlFunctionName + `(:page, p.id) THEN NULL ELSE (
+		SELECT json_array(u.id, u.username, u.display_name, u.avatar_url, p.content, p.media_urls, p.created_at)
+		FROM users u WHERE u.id = p.user_id) END`
+	pageOrder = ` ORDER BY p.created_at DESC, p.id DESC LIMIT :limit`
+
+	feedFirstQuery     = `SELECT ` + pageColumns + ` FROM posts p` + pageOrder
+	feedAfterQuery     = `SELECT ` + pageColumns + ` FROM posts p WHERE (p.created_at, p.id) < (:at, :id)` + pageOrder
+	timelineFirstQuery = `SELECT ` + pageColumns + ` FROM posts p WHERE p.user_id = :author` + pageOrder
+	timelineAfterQuery = `SELECT ` + pageColumns + ` FROM posts p
+		WHERE p.user_id = :author AND (p.created_at, p.id) < (:at, :id)` + pageOrder
 )
 
 func scanPost(row rowScanner) (Post, error) {
@@ -89,28 +107,28 @@ func (s *Store) CreatePost(ctx context.Context, userID int64, content string, me
 	if err != nil {
 		return Post{}, err
 	}
-	var id int64
+	p := Post{Content: content, MediaJSON: string(media), CreatedAt: fromMillis(millis(s.now()))}
+	// Taken before the author's fields are read: a profile change after
+	// this point keeps the entry out of the cache.
+	gen := s.cache.gen.Load()
 	err = s.withTx(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO posts (user_id, content, media_urls, created_at)
-			VALUES (?, ?, ?, ?) RETURNING id`, userID, content, string(media), millis(s.now())).Scan(&id)
+		return tx.StmtContext(ctx, s.stmts.insertPost).QueryRowContext(ctx,
+			userID, content, p.MediaJSON, millis(p.CreatedAt)).
+			Scan(&p.ID, &p.Author.ID, &p.Author.Username, &p.Author.DisplayName, &p.Author.AvatarURL)
 	})
 	if err != nil {
 		return Post{}, formatError(err)
 	}
-	return s.postFrom(ctx, s.writer, id, userID)
-}
-
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	// A new post is at the top of the feed: have it ready.
+	s.cache.put(gen, map[int64]*cachedPost{p.ID: {
+		author: p.Author, content: p.Content, mediaJSON: p.MediaJSON, createdAt: p.CreatedAt,
+	}})
+	return p, nil
 }
 
 // Post returns one post as viewer (0: anonymous) sees it.
 func (s *Store) Post(ctx context.Context, id, viewer int64) (Post, error) {
-	return s.postFrom(ctx, s.reader, id, viewer)
-}
-
-func (s *Store) postFrom(ctx context.Context, db queryer, id, viewer int64) (Post, error) {
-	return scanPost(db.QueryRowContext(ctx, postByIDQuery, sql.Named("viewer", viewer), sql.Named("id", id)))
+	return scanPost(s.stmts.postByID.QueryRowContext(ctx, sql.Named("viewer", viewer), sql.Named("id", id)))
 }
 
 // PostAuthorID returns the ID of a post's author, for permission checks.
@@ -122,6 +140,7 @@ func (s *Store) PostAuthorID(ctx context.Context, id int64) (int64, error) {
 
 // DeletePost deletes a post; its likes and comments go with it.
 func (s *Store) DeletePost(ctx context.Context, id int64) error {
+	defer s.cache.forgetPost(id)
 	return s.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM posts WHERE id = ?`, id)
 		if err != nil {
@@ -143,13 +162,16 @@ type FeedQuery struct {
 }
 
 // Feed returns one page of posts in a single SQL statement: authors,
-// counters and the viewer's likes included, whatever the page size. Keyset
-// pagination makes a deep page cost what the first page costs.
+// counters and the viewer's likes included, whatever the page size and
+// whatever the cache holds. Keyset pagination makes a deep page cost what
+// the first page costs.
 func (s *Store) Feed(ctx context.Context, q FeedQuery) (PostPage, error) {
 	if err := checkLimit(q.Limit); err != nil {
 		return PostPage{}, err
 	}
-	args := []any{sql.Named("viewer", q.Viewer), sql.Named("limit", q.Limit+1)}
+	pageID, gen, pins := s.cache.begin()
+	defer s.cache.end(pageID)
+	args := []any{sql.Named("viewer", q.Viewer), sql.Named("limit", q.Limit+1), sql.Named("page", pageID)}
 	var stmt *sql.Stmt
 	switch {
 	case q.AuthorID == nil && q.After == nil:
@@ -172,17 +194,35 @@ func (s *Store) Feed(ctx context.Context, q FeedQuery) (PostPage, error) {
 		return PostPage{}, err
 	}
 	defer rows.Close()
+
 	page := PostPage{Posts: make([]Post, 0, q.Limit+1)}
+	var fresh map[int64]*cachedPost
+	var createdAt int64
+	var miss sql.NullString
 	for rows.Next() {
-		p, err := scanPost(rows)
-		if err != nil {
+		var p Post
+		if err := rows.Scan(&p.ID, &createdAt, &p.LikeCount, &p.CommentCount, &p.LikedByMe, &miss); err != nil {
 			return PostPage{}, err
 		}
+		var e *cachedPost
+		if miss.Valid {
+			if e, err = decodeMiss(miss.String); err != nil {
+				return PostPage{}, err
+			}
+			if fresh == nil {
+				fresh = make(map[int64]*cachedPost)
+			}
+			fresh[p.ID] = e
+		} else if e = pins.entries[p.ID]; e == nil {
+			return PostPage{}, fmt.Errorf("store: post %d is neither cached nor read", p.ID)
+		}
+		p.Author, p.Content, p.MediaJSON, p.CreatedAt = e.author, e.content, e.mediaJSON, e.createdAt
 		page.Posts = append(page.Posts, p)
 	}
 	if err := rows.Err(); err != nil {
 		return PostPage{}, err
 	}
+	s.cache.put(gen, fresh)
 	if len(page.Posts) > q.Limit {
 		page.Posts = page.Posts[:q.Limit]
 		last := page.Posts[q.Limit-1]

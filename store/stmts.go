@@ -13,22 +13,31 @@ import (
 type statements struct {
 	feedFirst, feedAfter         *sql.Stmt
 	timelineFirst, timelineAfter *sql.Stmt
-	authUser                     *sql.Stmt
+	authUser, postByID           *sql.Stmt
+	// On the writer: use through tx.StmtContext.
+	insertPost                          *sql.Stmt
+	savepoint, rollbackTo, releaseWrite *sql.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context) error {
 	st := &statements{}
 	for _, p := range []struct {
 		dst   **sql.Stmt
+		db    *sql.DB
 		query string
 	}{
-		{&st.feedFirst, feedFirstQuery},
-		{&st.feedAfter, feedAfterQuery},
-		{&st.timelineFirst, timelineFirstQuery},
-		{&st.timelineAfter, timelineAfterQuery},
-		{&st.authUser, authUserQuery},
+		{&st.feedFirst, s.reader, feedFirstQuery},
+		{&st.feedAfter, s.reader, feedAfterQuery},
+		{&st.timelineFirst, s.reader, timelineFirstQuery},
+		{&st.timelineAfter, s.reader, timelineAfterQuery},
+		{&st.authUser, s.reader, authUserQuery},
+		{&st.postByID, s.reader, postByIDQuery},
+		{&st.insertPost, s.writer, insertPostQuery},
+		{&st.savepoint, s.writer, `SAVEPOINT write`},
+		{&st.rollbackTo, s.writer, `ROLLBACK TO write`},
+		{&st.releaseWrite, s.writer, `RELEASE write`},
 	} {
-		stmt, err := s.reader.PrepareContext(ctx, p.query)
+		stmt, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
 			st.close()
 			return fmt.Errorf("prepare %q: %w", p.query, err)
@@ -41,7 +50,8 @@ func (s *Store) prepare(ctx context.Context) error {
 
 func (st *statements) close() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{st.feedFirst, st.feedAfter, st.timelineFirst, st.timelineAfter, st.authUser} {
+	for _, stmt := range []*sql.Stmt{st.feedFirst, st.feedAfter, st.timelineFirst, st.timelineAfter,
+		st.authUser, st.postByID, st.insertPost, st.savepoint, st.rollbackTo, st.releaseWrite} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

@@ -54,7 +54,11 @@ func TestOpenCreatesPrivateDataDir(t *testing.T) {
 // them, not just the first one.
 func TestPragmasHoldOnEveryConnection(t *testing.T) {
 	t.Parallel()
-	s := openTest(t)
+	s, err := Open(context.Background(), t.TempDir(), Options{Migrations: testMigrations(), Readers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	ctx := context.Background()
 
 	check := func(t *testing.T, db *sql.DB, n int, queryOnly int) {

@@ -147,6 +147,7 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, p ProfileUpdate) (U
 		return s.UserByID(ctx, id)
 	}
 	args = append(args, id)
+	defer s.cache.forgetAuthor(id)
 	var u User
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		var err error

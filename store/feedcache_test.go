@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+func feedOf(t *testing.T, s *Store, viewer int64) []Post {
+	t.Helper()
+	page, err := s.Feed(context.Background(), FeedQuery{Viewer: viewer, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Posts
+}
+
+// A profile change shows on every cached post at once; a deleted post
+// leaves the feed at once.
+func TestFeedCacheInvalidation(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := context.Background()
+	alice := mustCreate(t, s, "alice")
+	bob := mustCreate(t, s, "bob")
+	a1, _ := s.CreatePost(ctx, alice.ID, "a1", nil)
+	b1, _ := s.CreatePost(ctx, bob.ID, "b1", nil)
+	feedOf(t, s, 0) // warm
+	feedOf(t, s, 0)
+
+	name, avatar := "Alice L.", "https://x.example/a.png"
+	if _, err := s.UpdateProfile(ctx, alice.ID, ProfileUpdate{DisplayName: &name, AvatarURL: &avatar}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range feedOf(t, s, 0) {
+		if p.ID == a1.ID && (p.Author.DisplayName != name || p.Author.AvatarURL != avatar) {
+			t.Errorf("stale author on a cached post: %+v", p.Author)
+		}
+		if p.ID == b1.ID && p.Author.DisplayName != "" {
+			t.Errorf("bob's post changed: %+v", p.Author)
+		}
+	}
+
+	if err := s.DeletePost(ctx, b1.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range feedOf(t, s, 0) {
+		if p.ID == b1.ID {
+			t.Error("a deleted post is still in the feed")
+		}
+	}
+
+	// Counters and likes never come from the cache.
+	if err := s.Like(ctx, a1.ID, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := feedOf(t, s, bob.ID)
+	if len(got) != 1 || got[0].LikeCount != 1 || !got[0].LikedByMe {
+		t.Errorf("after a like: %+v", got)
+	}
+}
+
+// A page that read a post before a profile change must not put the old
+// author into the cache after it.
+func TestFeedCacheRefusesStaleFill(t *testing.T) {
+	t.Parallel()
+	c := newFeedCache()
+	_, gen, _ := c.begin()
+	c.forgetAuthor(1) // the change lands while the page is running
+	c.put(gen, map[int64]*cachedPost{7: {author: Author{ID: 1, DisplayName: "old"}}})
+	if len(c.entries) != 0 {
+		t.Fatal("a stale entry was cached")
+	}
+	_, gen, _ = c.begin()
+	c.put(gen, map[int64]*cachedPost{7: {author: Author{ID: 1, DisplayName: "new"}}})
+	if c.entries[7] == nil {
+		t.Fatal("a fresh entry was not cached")
+	}
+}
+
+// The cache stays within its bound, and pages stay right whatever it holds.
+func TestFeedCacheEviction(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	s.cache.max = 10
+	ctx := context.Background()
+	u := mustCreate(t, s, "alice")
+	for i := range 60 {
+		if _, err := s.CreatePost(ctx, u.ID, fmt.Sprint("post ", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 3 {
+		posts := feedOf(t, s, 0)
+		if len(posts) != 60 {
+			t.Fatalf("round %d: %d posts", round, len(posts))
+		}
+		for i, p := range posts {
+			if want := fmt.Sprint("post ", 59-i); p.Content != want || p.Author.Username != "alice" {
+				t.Fatalf("round %d: post %d = %q by %q, want %q", round, i, p.Content, p.Author.Username, want)
+			}
+		}
+		if n := len(s.cache.entries); n > 10 {
+			t.Fatalf("cache holds %d entries, bound 10", n)
+		}
+	}
+}

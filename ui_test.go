@@ -1,0 +1,450 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// TestUI drives Debian's Chromium through the web UI against the real
+// server: accounts, posting with photos, likes, comments, the permalink,
+// deleting, and a post that tries to inject markup. Any console error,
+// uncaught exception or CSP violation fails it. Screenshots at phone and
+// desktop widths go to the test's artifact directory (go test -artifacts).
+func TestUI(t *testing.T) {
+	t.Parallel()
+	chrome := findChromium(t)
+	in := start(t, []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	ctx, cancel = chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chrome),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	t.Cleanup(cancel)
+	ctx, cancel = chromedp.NewContext(ctx)
+	t.Cleanup(cancel)
+
+	b := &browser{t: t, ctx: ctx, base: in.url, shots: t.ArtifactDir()}
+	b.watchForErrors()
+	b.do(chromedp.EmulateViewport(1280, 900))
+	// Each step needs the one before it: stop at the first that fails.
+	step := func(name string, f func(t *testing.T)) {
+		ok := t.Run(name, func(t *testing.T) {
+			b.t = t
+			f(t)
+		})
+		b.t = t
+		if !ok {
+			b.checkErrors()
+			t.FailNow()
+		}
+	}
+
+	step("sign in page", func(t *testing.T) {
+		b.open("/")
+		b.waitVisible("#signin-form input[name=username]")
+		b.screenshot("signin")
+	})
+
+	step("create an account", func(t *testing.T) {
+		b.click(`a[href="#/register"]`)
+		b.do(
+			chromedp.SendKeys(`#register-form input[name=username]`, "alice"),
+			chromedp.SendKeys(`#register-form input[name=display_name]`, "Alice Liddell"),
+			chromedp.SendKeys(`#register-form input[name=password]`, "correct horse battery"),
+		)
+		b.click(`#register-form button[type=submit]`)
+		b.waitVisible(`#composer textarea[name=content]`)
+		b.waitVisible(`.post-list .state.empty`)
+	})
+
+	step("sign out and sign in", func(t *testing.T) {
+		b.click(`#nav a[href="#/settings"]`)
+		b.waitVisible(`#profile-form input[name=display_name]`)
+		if got := b.evalString(`document.querySelector('#profile-form input[name=display_name]').value`); got != "Alice Liddell" {
+			t.Errorf("display name in settings = %q", got)
+		}
+		b.screenshot("settings")
+		b.click(`#sign-out`)
+		b.waitVisible(`#signin-form input[name=username]`)
+		b.do(
+			chromedp.SendKeys(`#signin-form input[name=username]`, "alice"),
+			chromedp.SendKeys(`#signin-form input[name=password]`, "correct horse battery"),
+		)
+		b.click(`#signin-form button[type=submit]`)
+		b.waitVisible(`#composer textarea[name=content]`)
+	})
+
+	var postID string
+	step("post text with two photos", func(t *testing.T) {
+		dir := t.TempDir()
+		photos := []string{filepath.Join(dir, "sea.png"), filepath.Join(dir, "sand.jpg")}
+		writeImage(t, photos[0], 640, 480)
+		writeImage(t, photos[1], 480, 640)
+		b.do(chromedp.SetUploadFiles(`#compose-photos`, photos))
+		b.waitJS("two uploaded previews", `document.querySelectorAll('#composer .preview[data-state="done"]').length === 2`)
+		b.do(chromedp.SendKeys(`#compose-content`, "Beach day!\nTide table: https://example.com/tides."))
+		b.click(`#composer button[type=submit]`)
+
+		top := `.posts > .post:first-child`
+		b.waitJS("the new post at the top of the feed",
+			`document.querySelector('`+top+` .content')?.textContent === "Beach day!\nTide table: https://example.com/tides."`)
+		b.waitJS("its two thumbnails loaded", `(() => {
+			const imgs = [...document.querySelectorAll('`+top+` .photos img')];
+			return imgs.length === 2 && imgs.every(i => i.complete && i.naturalWidth > 0);
+		})()`)
+		link := b.evalString(`(() => { const a = document.querySelector('` + top + ` .content a'); return a.href + ' ' + a.rel; })()`)
+		if link != "https://example.com/tides noopener nofollow ugc" {
+			t.Errorf("auto-link = %q", link)
+		}
+		if got := b.evalString(`document.querySelector('#composer textarea').value + document.querySelectorAll('#composer .preview').length`); got != "0" {
+			t.Errorf("composer not cleared after posting: %q", got)
+		}
+		postID = b.evalString(`document.querySelector('` + top + `').dataset.postId`)
+	})
+	card := `.post[data-post-id="` + postID + `"]`
+
+	step("like and unlike", func(t *testing.T) {
+		like := card + ` button.like`
+		b.click(like)
+		b.waitJS("liked", likeState(like, true, 1))
+		b.reload(card)
+		b.waitJS("like kept after reload", likeState(like, true, 1))
+		b.click(like)
+		b.waitJS("unliked", likeState(like, false, 0))
+		b.reload(card)
+		b.waitJS("unlike kept after reload", likeState(like, false, 0))
+	})
+
+	step("comment", func(t *testing.T) {
+		b.click(card + ` button.comments-toggle`)
+		b.waitVisible(card + ` .comment-form input[name=content]`)
+		b.do(chromedp.SendKeys(card+` .comment-form input[name=content]`, "Lovely <b>sea</b>!"))
+		b.click(card + ` .comment-form button[type=submit]`)
+		b.waitJS("the comment shown", `document.querySelector('`+card+` .comment .text')?.textContent === "Lovely <b>sea</b>!"`)
+		b.waitJS("the comment counted", `document.querySelector('`+card+` .comments-toggle .n').textContent === "1"`)
+		b.screenshot("feed")
+		b.colorScheme("dark")
+		b.screenshot("feed-dark")
+		b.colorScheme("")
+	})
+
+	step("photo viewer", func(t *testing.T) {
+		b.click(card + ` .photos .thumb`)
+		b.waitJS("the viewer open with the full photo", `(() => {
+			const img = document.querySelector('dialog.viewer[open] img.full');
+			return img && img.complete && img.naturalWidth > 0;
+		})()`)
+		b.do(chromedp.KeyEvent(kb.ArrowRight))
+		b.waitJS("the second photo", `document.querySelector('dialog.viewer .count').textContent === "2 / 2"`)
+		b.do(chromedp.KeyEvent(kb.Escape))
+		b.do(chromedp.WaitNotPresent(`dialog.viewer`))
+	})
+
+	step("permalink", func(t *testing.T) {
+		b.click(card + ` a.when`)
+		b.waitJS("the permalink", `location.hash === "#/p/`+postID+`"`)
+		b.waitJS("the post with its comment", `document.querySelector('.permalink `+card+` .comment .text')?.textContent === "Lovely <b>sea</b>!"`)
+		b.waitJS("its thumbnails loaded", `[...document.querySelectorAll('.permalink .photos img')].every(i => i.complete && i.naturalWidth > 0)`)
+		b.screenshot("permalink")
+	})
+
+	step("timeline", func(t *testing.T) {
+		b.click(`.permalink a.author`)
+		b.waitJS("alice's profile", `document.querySelector('.profile h1')?.textContent === "Alice Liddell"`)
+		b.waitVisible(`.post-list ` + card)
+	})
+
+	const attack = `<img src=x onerror="window.__xss=1">`
+	step("markup in a post is text", func(t *testing.T) {
+		b.click(`a.brand`)
+		b.waitVisible(`#compose-content`)
+		b.do(chromedp.SendKeys(`#compose-content`, attack))
+		b.click(`#composer button[type=submit]`)
+		b.waitJS("the post shown as text", `document.querySelector('.posts > .post:first-child .content')?.textContent === `+jsString(attack))
+		if n := b.evalString(`String(document.querySelectorAll('.posts .content img, .posts .content [onerror]').length)`); n != "0" {
+			t.Errorf("%s elements made from post text", n)
+		}
+		b.reload(`.posts > .post`)
+		if got := b.evalString(`typeof window.__xss`); got != "undefined" {
+			t.Errorf("window.__xss is %s: the post's markup ran", got)
+		}
+	})
+
+	step("delete", func(t *testing.T) {
+		b.click(card + ` button.delete`)
+		b.waitVisible(`dialog.confirm[open] button[value=ok]`)
+		b.click(`dialog.confirm button[value=ok]`)
+		b.do(chromedp.WaitNotPresent(card))
+		b.reload(`.posts > .post`)
+		if n := b.evalString(`String(document.querySelectorAll('` + card + `').length)`); n != "0" {
+			t.Error("the deleted post is back after a reload")
+		}
+	})
+
+	step("admin", func(t *testing.T) {
+		b.click(`#nav a[href="#/admin"]`)
+		b.waitJS("alice listed as an admin", `[...document.querySelectorAll('.users .user')].some(li => li.textContent.includes('@alice') && li.querySelector('.badge')?.textContent === 'Admin')`)
+		b.screenshot("admin")
+	})
+
+	if got := b.evalString(`typeof window.__xss`); got != "undefined" {
+		t.Errorf("window.__xss is %s", got)
+	}
+	b.checkErrors()
+}
+
+// findChromium finds the browser, or skips when MOMENTS_UI_TEST_OPTIONAL=1.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("MOMENTS_UI_TEST_OPTIONAL") == "1" {
+		t.Skip("no chromium, chromium-browser or google-chrome on PATH; the browser test is skipped (MOMENTS_UI_TEST_OPTIONAL=1)")
+	}
+	t.Fatal("the browser test needs chromium (apt-get install chromium); set MOMENTS_UI_TEST_OPTIONAL=1 to skip it")
+	return ""
+}
+
+// browser is one Chromium tab and the test steps run in it.
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	base  string
+	shots string
+
+	mu       sync.Mutex
+	problems []string
+}
+
+// watchForErrors records console errors, uncaught exceptions and error log
+// entries (CSP violations and failed loads among them). A page script also
+// turns every securitypolicyviolation event into a console error, in case
+// the browser reports one only there.
+func (b *browser) watchForErrors() {
+	b.t.Helper()
+	err := chromedp.Listen(b.ctx, func(ev any) {
+		var problem string
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type != runtime.ConsoleAPICalledTypeError && ev.Type != runtime.ConsoleAPICalledTypeAssert {
+				return
+			}
+			var args []string
+			for _, a := range ev.Args {
+				if a.Value != nil {
+					args = append(args, string(a.Value))
+				} else {
+					args = append(args, a.Description)
+				}
+			}
+			problem = "console." + string(ev.Type) + ": " + strings.Join(args, " ")
+		case *runtime.EventExceptionThrown:
+			problem = (&chromedp.ExceptionError{ExceptionDetails: ev.ExceptionDetails}).Error()
+		case *log.EventEntryAdded:
+			if ev.Entry.Level != log.EntryLevelError {
+				return
+			}
+			problem = fmt.Sprintf("log (%s): %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL)
+		default:
+			return
+		}
+		b.mu.Lock()
+		b.problems = append(b.problems, problem)
+		b.mu.Unlock()
+	})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	_, err = chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `document.addEventListener('securitypolicyviolation', e =>
+			console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI));`,
+	})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browser) checkErrors() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.problems {
+		b.t.Errorf("browser reported: %s", p)
+	}
+}
+
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browser) open(path string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(b.base + path))
+}
+
+// reload loads the page again and waits for sel, so that what is checked
+// next comes from the server and not from the page's memory.
+func (b *browser) reload(sel string) {
+	b.t.Helper()
+	b.do(chromedp.Reload())
+	b.waitVisible(sel)
+}
+
+func (b *browser) click(sel string) {
+	b.t.Helper()
+	b.do(chromedp.Click(sel))
+}
+
+func (b *browser) waitVisible(sel string) {
+	b.t.Helper()
+	b.waitJS(sel+" visible", `(() => {
+		const el = document.querySelector(`+jsString(sel)+`);
+		return el !== null && el.checkVisibility() && el.getBoundingClientRect().height > 0;
+	})()`)
+}
+
+// waitJS waits until the expression is truthy; on a timeout it fails with
+// what it waited for and what the browser reported so far.
+func (b *browser) waitJS(what, expr string) {
+	b.t.Helper()
+	_, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil {
+		b.checkErrors()
+		hash := b.evalString(`location.hash`)
+		b.t.Fatalf("waiting for %s (at %s): %v", what, hash, err)
+	}
+}
+
+func (b *browser) evalString(expr string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		b.t.Fatalf("%s: %v", expr, err)
+	}
+	return s
+}
+
+// screenshot saves the whole page at phone and at desktop width.
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	for _, w := range []struct {
+		label         string
+		width, height int64
+	}{{"phone", 390, 844}, {"desktop", 1280, 900}} {
+		b.do(chromedp.EmulateViewport(w.width, w.height))
+		// Let the layout settle and visible images finish loading.
+		_, _ = chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](`[...document.images].every(i => i.complete || i.loading === 'lazy')`,
+			chromedp.WithPollingTimeout(3*time.Second)))
+		buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		file := filepath.Join(b.shots, name+"-"+w.label+".png")
+		if err := os.WriteFile(file, buf, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+		b.t.Logf("screenshot: %s", file)
+	}
+}
+
+// colorScheme emulates prefers-color-scheme; "" ends the emulation.
+func (b *browser) colorScheme(scheme string) {
+	b.t.Helper()
+	var features []*emulation.MediaFeature
+	if scheme != "" {
+		features = append(features, &emulation.MediaFeature{Name: "prefers-color-scheme", Value: scheme})
+	}
+	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: features}); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func likeState(sel string, pressed bool, count int) string {
+	return fmt.Sprintf(`(() => {
+		const b = document.querySelector(%s);
+		return b && !b.hasAttribute('aria-busy') && b.getAttribute('aria-pressed') === "%t" && b.querySelector('.n').textContent === "%d";
+	})()`, jsString(sel), pressed, count)
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\u2028", `\u2028`, "\u2029", `\u2029`)
+	return `"` + r.Replace(s) + `"`
+}
+
+// writeImage writes a w×h picture of a beach (sky, sea, sand) as PNG or
+// JPEG, by the file's extension.
+func writeImage(t *testing.T, path string, w, h int) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			shade := uint8(40 * x / w)
+			var c color.RGBA
+			switch {
+			case y < h*2/5: // sky, lighter towards the horizon
+				c = color.RGBA{uint8(90 + 120*y/h), uint8(160 + 100*y/h), 235, 255}
+			case y < h*3/5: // sea
+				c = color.RGBA{20 + shade, 110, 170, 255}
+			default: // sand
+				c = color.RGBA{230, 200 - shade, 140, 255}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if strings.HasSuffix(path, ".png") {
+		err = png.Encode(f, img)
+	} else {
+		err = jpeg.Encode(f, img, &jpeg.Options{Quality: 85})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,139 @@
+// The one module that talks to the server: it holds the access token, adds
+// it to requests, turns problem documents and OAuth2 errors into ApiError,
+// and reports a 401 so the app can send the user to sign in.
+
+const KEY = 'moments.session';
+
+let session = load();
+let unauthorized = () => {};
+
+function load() {
+  try {
+    const s = JSON.parse(localStorage.getItem(KEY) || 'null');
+    if (s && typeof s.token === 'string' && s.expires > Date.now()) return s;
+  } catch { /* a corrupt entry means signed out */ }
+  localStorage.removeItem(KEY);
+  return null;
+}
+
+export function signedIn() {
+  if (session && session.expires <= Date.now()) forget();
+  return session !== null;
+}
+
+export function forget() {
+  session = null;
+  localStorage.removeItem(KEY);
+}
+
+// reload picks up a sign-in or sign-out made in another tab.
+export function reload() {
+  session = load();
+}
+
+export function onUnauthorized(fn) {
+  unauthorized = fn;
+}
+
+export class ApiError extends Error {
+  constructor(status, body = {}, retryAfter = 0) {
+    let msg = body.detail || body.error_description || body.title;
+    if (status === 429) msg = `Too many requests; try again in ${retryAfter || 'a few'} seconds.`;
+    else if (!status) msg = "Can't reach the server. Check your connection and try again.";
+    super(msg || `The server answered ${status}.`);
+    this.status = status;
+    this.code = body.error || '';
+    this.errors = Array.isArray(body.errors) ? body.errors : [];
+    this.retryAfter = retryAfter;
+  }
+}
+
+// request sends one request and returns the Response when it is a 2xx.
+export async function request(method, path, { json, form, body, signal, accept = 'application/json' } = {}) {
+  const headers = { Accept: accept };
+  if (session) headers.Authorization = `Bearer ${session.token}`;
+  if (json !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(json);
+  } else if (form) {
+    body = new URLSearchParams(form);
+  }
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body, signal, cache: 'no-store' });
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    throw new ApiError(0);
+  }
+  if (res.ok) return res;
+  let problem = {};
+  try {
+    problem = await res.json();
+  } catch { /* not JSON: keep the status */ }
+  const err = new ApiError(res.status, problem, Number(res.headers.get('Retry-After')) || 0);
+  if (res.status === 401 && !path.startsWith('/auth/')) {
+    const had = session !== null;
+    forget();
+    err.handled = true;
+    unauthorized(had);
+  }
+  throw err;
+}
+
+export async function call(method, path, opts) {
+  const res = await request(method, path, opts);
+  return res.status === 204 ? null : res.json();
+}
+
+export const get = (path, signal) => call('GET', path, { signal });
+export const post = (path, json) => call('POST', path, { json });
+export const patch = (path, json) => call('PATCH', path, { json });
+export const put = (path, json) => call('PUT', path, { json });
+export const del = (path) => call('DELETE', path);
+
+// page builds a list URL: limit and an optional cursor.
+export function page(path, cursor, limit = 20) {
+  const q = new URLSearchParams({ limit });
+  if (cursor) q.set('cursor', cursor);
+  return `${path}?${q}`;
+}
+
+export async function signIn(username, password) {
+  const t = await call('POST', '/auth/token', { form: { grant_type: 'password', username, password } });
+  // Forget the token a little before the server would refuse it.
+  session = { token: t.access_token, expires: Date.now() + (Number(t.expires_in) || 3600) * 1000 - 30_000 };
+  localStorage.setItem(KEY, JSON.stringify(session));
+}
+
+export function upload(file, signal) {
+  const body = new FormData();
+  body.append('file', file);
+  return call('POST', '/media', { body, signal });
+}
+
+// stream POSTs json and calls onEvent(name, data) for each server-sent
+// event. It resolves once the stream ends.
+export async function stream(path, json, onEvent, signal) {
+  const res = await request('POST', path, { json, signal, accept: 'text/event-stream' });
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value.replace(/\r\n?/g, '\n');
+    let end;
+    while ((end = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      let event = 'message';
+      const data = [];
+      for (const line of block.split('\n')) {
+        const [k, ...rest] = line.split(':');
+        const v = rest.join(':').replace(/^ /, '');
+        if (k === 'event') event = v;
+        else if (k === 'data') data.push(v);
+      }
+      if (data.length) onEvent(event, data.join('\n'));
+    }
+  }
+}

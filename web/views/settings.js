@@ -1,0 +1,101 @@
+// Settings: profile (display name, bio, avatar), password, sign out.
+import * as api from '../api.js';
+import {
+  h, avatar, field, formError, showErrors, clearErrors, busy, toast, report, heading,
+} from '../ui.js';
+
+export default function settings(root, ctx) {
+  document.title = 'Settings · Moments';
+  const { me, app } = ctx;
+
+  // Profile.
+  const name = h('input', { id: 'settings-display', name: 'display_name', maxlength: 64, autocomplete: 'name', value: me.display_name || '' });
+  const bio = h('textarea', { id: 'settings-bio', name: 'bio', rows: 3, maxlength: 500, value: me.bio || '' });
+  const save = h('button', { type: 'submit', class: 'primary' }, 'Save profile');
+  const profile = h('form', { id: 'profile-form', method: 'post', class: 'stack', onsubmit: saveProfile },
+    field('Display name', name, `Shown on your posts; empty shows @${me.username}`),
+    field('About you', bio),
+    formError(), h('div', { class: 'row end' }, save));
+
+  async function saveProfile(e) {
+    e.preventDefault();
+    clearErrors(profile);
+    await busy(save, async () => {
+      try {
+        app.setMe(await api.patch('/users/me', { display_name: name.value.trim(), bio: bio.value.trim() }));
+        toast('Profile saved.');
+      } catch (err) {
+        showErrors(profile, err);
+      }
+    });
+  }
+
+  // Avatar: saved as soon as it is chosen.
+  let pic = avatar(me, 'lg');
+  const file = h('input', {
+    id: 'settings-avatar', name: 'avatar', type: 'file', class: 'file-input',
+    accept: 'image/jpeg,image/png,image/gif,image/webp', onchange: () => file.files[0] && setAvatar(file.files[0]),
+  });
+  const choose = h('label', { for: 'settings-avatar', class: 'button secondary' }, 'Choose a photo');
+  const clear = h('button', { type: 'button', class: 'link', hidden: !me.avatar_url, onclick: () => setAvatar(null) }, 'Remove photo');
+  const picStatus = h('p', { class: 'hint', role: 'status' });
+  const picRow = h('div', { class: 'avatar-edit' }, pic, h('div', {}, h('div', { class: 'row' }, file, choose, clear), picStatus));
+
+  async function setAvatar(f) {
+    picStatus.textContent = f ? 'Uploading…' : 'Removing…';
+    file.disabled = true;
+    try {
+      const url = f ? (await api.upload(f, ctx.signal)).url : '';
+      const u = await api.patch('/users/me', { avatar_url: url });
+      app.setMe(u);
+      const next = avatar(u, 'lg');
+      pic.replaceWith(next);
+      pic = next;
+      clear.hidden = !u.avatar_url;
+      picStatus.textContent = f ? 'New photo saved.' : 'Photo removed.';
+    } catch (err) {
+      picStatus.textContent = '';
+      report(err, err.status === 415 ? "That file isn't a JPEG, PNG, GIF or WebP image" : "Couldn't change the photo");
+    } finally {
+      file.disabled = false;
+      file.value = '';
+    }
+  }
+
+  // Password. The hidden username lets password managers update the
+  // right entry.
+  const current = h('input', { id: 'settings-current', name: 'current_password', type: 'password', autocomplete: 'current-password', required: true });
+  const fresh = h('input', { id: 'settings-new', name: 'new_password', type: 'password', autocomplete: 'new-password', required: true, minlength: 8 });
+  const change = h('button', { type: 'submit', class: 'primary' }, 'Change password');
+  const password = h('form', { id: 'password-form', method: 'post', class: 'stack', onsubmit: changePassword },
+    h('input', { name: 'username', autocomplete: 'username', value: me.username, hidden: true, readonly: true }),
+    field('Current password', current),
+    field('New password', fresh, 'At least 8 characters. You will sign in again everywhere.'),
+    formError(), h('div', { class: 'row end' }, change));
+
+  async function changePassword(e) {
+    e.preventDefault();
+    clearErrors(password);
+    await busy(change, async () => {
+      try {
+        await api.put('/users/me/password', { current_password: current.value, new_password: fresh.value });
+      } catch (err) {
+        showErrors(password, err);
+        return;
+      }
+      app.signOut('Password changed. Sign in with your new password.');
+    });
+  }
+
+  root.append(
+    heading('Settings'),
+    h('section', { class: 'card', 'aria-labelledby': 'settings-profile' },
+      h('h2', { id: 'settings-profile' }, 'Profile'), picRow, profile),
+    h('section', { class: 'card', 'aria-labelledby': 'settings-password' },
+      h('h2', { id: 'settings-password' }, 'Password'), password),
+    h('section', { class: 'card', 'aria-labelledby': 'settings-session' },
+      h('h2', { id: 'settings-session' }, 'Session'),
+      h('p', { class: 'muted' }, `Signed in as @${me.username}.`),
+      h('button', { type: 'button', class: 'secondary', id: 'sign-out', onclick: () => app.signOut('You are signed out.') }, 'Sign out')),
+  );
+}
