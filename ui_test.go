@@ -33,31 +33,7 @@ func TestUI(t *testing.T) {
 	chrome := findChromium(t)
 	in := start(t, []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, nil)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	ctx, cancel = chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chrome),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("password-store", "basic"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	t.Cleanup(cancel)
-	ctx, cancel = chromedp.NewContext(ctx)
-	t.Cleanup(cancel)
-
-	b := &browser{t: t, ctx: ctx, base: in.url, shots: t.ArtifactDir()}
-	b.watchForErrors()
+	b := newBrowser(t, chrome, in.url)
 	b.do(chromedp.EmulateViewport(1280, 900))
 	// Each step needs the one before it: stop at the first that fails.
 	step := func(name string, f func(t *testing.T)) {
@@ -227,6 +203,37 @@ func TestUI(t *testing.T) {
 }
 
 // findChromium finds the browser, or skips when MOMENTS_UI_TEST_OPTIONAL=1.
+// newBrowser starts headless Chromium for one test, watching for errors.
+func newBrowser(t *testing.T, chrome, base string) *browser {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	ctx, cancel = chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chrome),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	t.Cleanup(cancel)
+	ctx, cancel = chromedp.NewContext(ctx)
+	t.Cleanup(cancel)
+
+	b := &browser{t: t, ctx: ctx, base: base, shots: t.ArtifactDir()}
+	b.watchForErrors()
+	return b
+}
+
 func findChromium(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {

@@ -21,10 +21,11 @@ func (s *server) routes(mux *http.ServeMux, web fs.FS) {
 	s.registerAssistant()
 
 	// Everything else is files: the API docs and the web UI.
-	ui := newStaticFiles(web, "no-cache")
-	swaggerUI := newStaticFiles(swagger.FS, "public, max-age=86400")
+	ui := newStaticFiles(web, "no-cache", uiPolicy)
+	docs := newStaticFiles(web, "no-cache", docsPolicy)
+	swaggerUI := newStaticFiles(swagger.FS, "public, max-age=86400", docsPolicy)
 	mux.HandleFunc("GET /docs", func(w http.ResponseWriter, r *http.Request) {
-		ui.serve(w, r, "docs/index.html")
+		docs.serve(w, r, "docs/index.html")
 	})
 	mux.HandleFunc("GET /docs/{file}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("file")
@@ -32,8 +33,8 @@ func (s *server) routes(mux *http.ServeMux, web fs.FS) {
 			http.Redirect(w, r, "/docs", http.StatusMovedPermanently)
 			return
 		}
-		if ui.exists("docs/" + name) {
-			ui.serve(w, r, "docs/"+name)
+		if docs.exists("docs/" + name) {
+			docs.serve(w, r, "docs/"+name)
 			return
 		}
 		swaggerUI.serve(w, r, name)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/rs/cors"
 
 	"moments/app/assistant"
 	"moments/app/clientip"
@@ -108,7 +109,11 @@ func NewServer(d Deps) (http.Handler, error) {
 	s.api = humago.New(mux, apiConfig(d.Version))
 	s.api.UseMiddleware(s.authenticate, s.rateLimit, s.assistantGate)
 	s.routes(mux, d.Web)
-	return s.logRequests(recoverPanics(s.log, securityHeaders(mux))), nil
+	var h http.Handler = securityHeaders(mux)
+	if len(d.Config.CORSOrigins) > 0 {
+		h = corsHandler(d.Config.CORSOrigins, h)
+	}
+	return s.logRequests(recoverPanics(s.log, h)), nil
 }
 
 // apiConfig describes the API for its OpenAPI document.
@@ -149,15 +154,45 @@ const (
 	securityOAuth2 = "oauth2"
 )
 
-// securityHeaders sets the headers every response carries.
+// Content security policies. API answers are data and may not run or
+// embed anything; HTML pages set their own (uiPolicy, docsPolicy).
+const (
+	apiPolicy = "default-src 'none'; frame-ancestors 'none'"
+	// uiPolicy: the app's own scripts and styles only, no inline code;
+	// photos may come from any http(s) host, since media_urls may name one.
+	uiPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' http: https: blob:; " +
+		"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	// docsPolicy: Swagger UI from our own files. Its stylesheet and icons
+	// use data: URIs; it needs no eval and no inline script.
+	docsPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+// securityHeaders sets the headers every response carries. Handlers that
+// serve HTML replace the Content-Security-Policy with their page's.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", apiPolicy)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// corsHandler lets the listed origins (exact scheme://host[:port] matches)
+// call the API from a browser. Tokens travel in the Authorization header,
+// never in cookies, so credentials stay off.
+func corsHandler(origins []string, next http.Handler) http.Handler {
+	return cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "If-None-Match"},
+		ExposedHeaders: []string{"Location", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
+			"RateLimit-Reset", "X-Request-ID", "ETag"},
+		MaxAge: 600,
+	}).Handler(next)
 }
 
 // register is huma.Register with the error responses every operation of a

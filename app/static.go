@@ -22,6 +22,7 @@ import (
 type staticFiles struct {
 	fsys         fs.FS
 	cacheControl string
+	htmlPolicy   string // Content-Security-Policy of the HTML pages
 
 	mu     sync.Mutex
 	assets map[string]*asset
@@ -38,8 +39,8 @@ type asset struct {
 	gz    []byte // nil when compression does not pay
 }
 
-func newStaticFiles(fsys fs.FS, cacheControl string) *staticFiles {
-	return &staticFiles{fsys: fsys, cacheControl: cacheControl, assets: map[string]*asset{}}
+func newStaticFiles(fsys fs.FS, cacheControl, htmlPolicy string) *staticFiles {
+	return &staticFiles{fsys: fsys, cacheControl: cacheControl, htmlPolicy: htmlPolicy, assets: map[string]*asset{}}
 }
 
 // exists reports whether name (slash-separated, no leading slash) is served.
@@ -123,6 +124,9 @@ func (sf *staticFiles) serve(w http.ResponseWriter, r *http.Request, name string
 	h := w.Header()
 	h.Set("Content-Type", a.ctype)
 	h.Set("Cache-Control", sf.cacheControl)
+	if strings.HasPrefix(a.ctype, "text/html") {
+		h.Set("Content-Security-Policy", sf.htmlPolicy)
+	}
 	body, etag := a.plain, a.etag
 	if a.gz != nil {
 		h.Add("Vary", "Accept-Encoding")
