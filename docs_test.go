@@ -67,4 +67,3 @@ func headerOf(t *testing.T, u, name string) string {
 	res.Body.Close()
 	return res.Header.Get(name)
 }
-

@@ -57,7 +57,7 @@ func TestCORS(t *testing.T) {
 		{"null", false},
 		{"https://app.example.com.evil.example", false},
 		{"https://evil.example/https://app.example.com", false},
-		{"http://app.example.com", false},  // wrong scheme
+		{"http://app.example.com", false}, // wrong scheme
 		{"https://app.example.com:8443", false},
 		{"https://APP.example.com.", false},
 		{"", false},
