@@ -25,7 +25,7 @@ import (
 // page that read rows before that bump does not put them in the cache.
 
 // feedCacheSize bounds the entries held; about half a kilobyte each.
-const feedCacheSize = 20_000
+const feedCacheSize = 8_000
 
 // cachedPost is the immutable part of a post as a page shows it.
 type cachedPost struct {

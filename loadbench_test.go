@@ -1,0 +1,368 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"moments/store"
+	"moments/store/storetest"
+)
+
+// BenchmarkLoad is the HTTP load benchmark: the real binary, 100,000 posts
+// by 1,000 users, 32 keep-alive connections for a few seconds per scenario,
+// and, in the same run, a plain net/http server answering the same bytes as
+// the feed, so the ratio is measured side by side.
+//
+//	go test -run '^$' -bench BenchmarkLoad -benchtime 1x .
+//
+// MOMENTS_BENCH_DATA keeps the seeded database between runs (seeding takes a
+// few minutes); MOMENTS_LOAD_SECONDS sets the length of each scenario.
+func BenchmarkLoad(b *testing.B) {
+	seconds := 5
+	if s, err := strconv.Atoi(os.Getenv("MOMENTS_LOAD_SECONDS")); err == nil && s > 0 {
+		seconds = s
+	}
+	duration := time.Duration(seconds) * time.Second
+	const conns = 32
+
+	data := b.TempDir()
+	seed := seededDatabase(b)
+	raw, err := os.ReadFile(seed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, store.DBFile), raw, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = run(context.Background(), []string{"user", "create", "bencher", "--data", data},
+		envFrom(nil), strings.NewReader("bench-password\n"), &out, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	srv := startBinary(b, data)
+	token := signIn(b, srv.url, "bencher", "bench-password")
+	auth := "Authorization: Bearer " + token + "\r\n"
+
+	first := get(b, srv.url+"/posts?limit=20", token)
+	deepCursor := walkTo(b, srv.url, token, 90_000)
+	static := staticServer(b, first)
+
+	type scenario struct {
+		name, addr string
+		request    func(i int) []byte
+	}
+	getReq := func(path, headers string) func(int) []byte {
+		req := []byte("GET " + path + " HTTP/1.1\r\nHost: moments\r\n" + headers + "\r\n")
+		return func(int) []byte { return req }
+	}
+	host := strings.TrimPrefix(srv.url, "http://")
+	scenarios := []scenario{
+		{"static", static, getReq("/", "")},
+		{"feed-first", host, getReq("/posts?limit=20", auth)},
+		{"feed-deep90000", host, getReq("/posts?limit=20&cursor="+url.QueryEscape(deepCursor), auth)},
+		{"create-post", host, func(i int) []byte {
+			body := fmt.Sprintf(`{"content":"load post %d, a few words long","media_urls":["https://photos.example.com/%d.jpg"]}`, i, i)
+			return []byte("POST /posts HTTP/1.1\r\nHost: moments\r\n" + auth +
+				"Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+		}},
+	}
+	results := map[string]loadResult{}
+	for _, sc := range scenarios {
+		r := generateLoad(b, sc.addr, conns, duration, sc.request)
+		results[sc.name] = r
+		b.Logf("%-15s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (%d requests, %d errors)",
+			sc.name, r.perSecond, ms(r.p50), ms(r.p99), r.requests, r.errors)
+		b.ReportMetric(r.perSecond, sc.name+"-req/s")
+		b.ReportMetric(ms(r.p99), sc.name+"-p99-ms")
+		if r.errors > 0 {
+			b.Errorf("%s: %d requests failed", sc.name, r.errors)
+		}
+	}
+	rss := peakRSS(b, srv.cmd.Process.Pid)
+	ratio := results["feed-first"].perSecond / results["static"].perSecond
+	deepRatio := results["feed-deep90000"].perSecond / results["feed-first"].perSecond
+	b.Logf("feed/static %.2f, deep/first %.2f, server peak RSS %.1f MiB", ratio, deepRatio, rss)
+	b.ReportMetric(ratio, "feed/static")
+	b.ReportMetric(deepRatio, "deep/first")
+	b.ReportMetric(rss, "peak-RSS-MiB")
+}
+
+var benchSeed = struct {
+	once sync.Once
+	path string
+	err  error
+}{}
+
+// seededDatabase returns the path of a database with the benchmark's data,
+// seeding it on first use.
+func seededDatabase(b *testing.B) string {
+	benchSeed.once.Do(func() {
+		dir := os.Getenv("MOMENTS_BENCH_DATA")
+		if dir == "" {
+			dir, benchSeed.err = os.MkdirTemp("", "moments-load-")
+			if benchSeed.err != nil {
+				return
+			}
+		}
+		benchSeed.path = filepath.Join(dir, store.DBFile)
+		if _, err := os.Stat(benchSeed.path); err == nil {
+			return
+		}
+		_, benchSeed.err = storetest.Seed(context.Background(), dir, migrationsFS(),
+			storetest.Size{Users: 1000, Posts: 100_000, LikesPerPost: 5, CommentsPerPost: 3})
+	})
+	if benchSeed.err != nil {
+		b.Fatal(benchSeed.err)
+	}
+	return benchSeed.path
+}
+
+// process is the real binary, serving.
+type process struct {
+	cmd *exec.Cmd
+	url string
+}
+
+// startBinary builds the binary and runs `moments serve` on a free port.
+func startBinary(tb testing.TB, data string) *process {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "moments")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case u := <-found:
+		return &process{cmd: cmd, url: u}
+	case <-time.After(30 * time.Second):
+		tb.Fatal("the server did not start within 30 s")
+		return nil
+	}
+}
+
+func signIn(tb testing.TB, base, user, password string) string {
+	tb.Helper()
+	res, err := http.PostForm(base+"/auth/token", url.Values{"grant_type": {"password"}, "username": {user}, "password": {password}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		tb.Fatalf("sign-in: %d %v", res.StatusCode, err)
+	}
+	return tok.AccessToken
+}
+
+func get(tb testing.TB, u, token string) []byte {
+	tb.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != 200 {
+		tb.Fatalf("GET %s: %d %v", u, res.StatusCode, err)
+	}
+	return body
+}
+
+// walkTo follows the feed's cursors to the page that starts depth posts in.
+func walkTo(tb testing.TB, base, token string, depth int) string {
+	tb.Helper()
+	cursor := ""
+	for walked := 0; walked < depth; walked += 100 {
+		var page struct {
+			NextCursor *string `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(get(tb, base+"/posts?limit=100"+cursor, token), &page); err != nil || page.NextCursor == nil {
+			tb.Fatalf("the feed ended before %d posts (%v)", depth, err)
+		}
+		cursor = "&cursor=" + url.QueryEscape(*page.NextCursor)
+	}
+	c, _ := url.QueryUnescape(strings.TrimPrefix(cursor, "&cursor="))
+	return c
+}
+
+// staticServer is a plain net/http server answering body to every request.
+func staticServer(tb testing.TB, body []byte) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	})}
+	go srv.Serve(ln)
+	tb.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+type loadResult struct {
+	requests, errors int
+	perSecond        float64
+	p50, p99         time.Duration
+}
+
+// generateLoad keeps conns connections busy for d, each sending request(i)
+// and reading the whole answer before the next. It speaks HTTP/1.1 over
+// plain sockets, so the load generator costs little CPU of its own.
+func generateLoad(tb testing.TB, addr string, conns int, d time.Duration, request func(i int) []byte) loadResult {
+	tb.Helper()
+	var mu sync.Mutex
+	var latencies []time.Duration
+	var errs int
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	for c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				mu.Lock()
+				errs++
+				mu.Unlock()
+				return
+			}
+			defer conn.Close()
+			r := bufio.NewReaderSize(conn, 64<<10)
+			mine := make([]time.Duration, 0, 1<<16)
+			failed := 0
+			for i := c; time.Now().Before(deadline); i += conns {
+				start := time.Now()
+				if _, err := conn.Write(request(i)); err != nil {
+					failed++
+					break
+				}
+				status, err := readResponse(r)
+				if err != nil {
+					failed++
+					break
+				}
+				if status >= 300 {
+					failed++
+				}
+				mine = append(mine, time.Since(start))
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			errs += failed
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	slices.Sort(latencies)
+	res := loadResult{requests: len(latencies), errors: errs, perSecond: float64(len(latencies)) / d.Seconds()}
+	if n := len(latencies); n > 0 {
+		res.p50 = latencies[n/2]
+		res.p99 = latencies[n*99/100]
+	}
+	return res
+}
+
+// readResponse reads one HTTP/1.1 response with a Content-Length body and
+// returns its status.
+func readResponse(r *bufio.Reader) (int, error) {
+	line, err := r.ReadSlice('\n')
+	if err != nil {
+		return 0, err
+	}
+	if len(line) < 12 {
+		return 0, errors.New("short status line")
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, err
+	}
+	length := -1
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		if len(line) <= 2 {
+			break
+		}
+		if name, value, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(name, []byte("Content-Length")) {
+			length, err = strconv.Atoi(string(bytes.TrimSpace(value)))
+			if err != nil {
+				return 0, err
+			}
+		}
+	}
+	if length < 0 {
+		return 0, errors.New("response without Content-Length")
+	}
+	_, err = r.Discard(length)
+	return status, err
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// peakRSS reads the process's high-water resident set size in MiB.
+func peakRSS(tb testing.TB, pid int) float64 {
+	tb.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Logf("peak RSS unknown: %v", err)
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
