@@ -138,31 +138,65 @@ func seededDatabase(b *testing.B) string {
 
 // process is the real binary, serving.
 type process struct {
-	cmd *exec.Cmd
-	url string
+	cmd    *exec.Cmd
+	url    string
+	stderr *syncBuffer
+	exited chan struct{}
 }
 
-// startBinary builds the binary and runs `moments serve` on a free port.
-func startBinary(tb testing.TB, data string) *process {
+// built is the binary the tests run as a separate process, built once.
+var built = struct {
+	once sync.Once
+	path string
+	err  error
+}{}
+
+// moments builds the real binary (once per test run) and returns its path.
+func momentsBinary(tb testing.TB) string {
 	tb.Helper()
-	bin := filepath.Join(tb.TempDir(), "moments")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		tb.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "moments-bin-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.path = filepath.Join(dir, "moments")
+		build := exec.Command("go", "build", "-o", built.path, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		tb.Fatal(built.err)
 	}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	return built.path
+}
+
+// startBinary runs `moments serve` from the real binary on a free port and
+// waits until it says where it listens. The process is killed at cleanup
+// if the test has not stopped it.
+func startBinary(tb testing.TB, data string, env ...string) *process {
+	tb.Helper()
+	cmd := exec.Command(momentsBinary(tb), "serve", "--addr", "127.0.0.1:0", "--data", data)
+	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cmd.Stderr = io.Discard
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
+	p := &process{cmd: cmd, stderr: &stderr, exited: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		close(p.exited)
+	}()
 	tb.Cleanup(func() {
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-p.exited
 	})
 	found := make(chan string, 1)
 	go func() {
@@ -174,12 +208,31 @@ func startBinary(tb testing.TB, data string) *process {
 		}
 	}()
 	select {
-	case u := <-found:
-		return &process{cmd: cmd, url: u}
+	case p.url = <-found:
+		return p
+	case <-p.exited:
+		tb.Fatalf("the server exited at start-up:\n%s", stderr.String())
 	case <-time.After(30 * time.Second):
 		tb.Fatal("the server did not start within 30 s")
-		return nil
 	}
+	return nil
+}
+
+// execServe starts `moments serve` from the real binary, its output
+// discarded.
+func execServe(tb testing.TB, data string) *exec.Cmd {
+	tb.Helper()
+	cmd := exec.Command(momentsBinary(tb), "serve", "--addr", "127.0.0.1:0", "--data", data)
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	return cmd
+}
+
+// kill ends the process with SIGKILL, as a crash or power cut would.
+func (p *process) kill() {
+	p.cmd.Process.Kill()
+	<-p.exited
 }
 
 func signIn(tb testing.TB, base, user, password string) string {

@@ -52,6 +52,7 @@ func commands() []command {
 		{"serve", "[flags]", "run the server (the default)", serve},
 		{"migrate", "status|up|down [flags]", "show or change the database schema version", migrate},
 		{"user", "create NAME [--admin] [flags]", "create an account; the password is read from stdin", userCommand},
+		{"backup", "--data DIR OUT.db", "write a consistent copy of a running instance's database and media", backup},
 		{"version", "", "print the version", printVersion},
 	}
 }

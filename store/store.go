@@ -62,6 +62,7 @@ type Store struct {
 	now    func() time.Time
 	goose  *goose.Provider
 	path   string
+	uri    string      // file: URI of the database, without parameters
 	stmts  *statements // nil when opened with SkipMigrate
 	cache  *feedCache
 
@@ -106,6 +107,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	base.Set("_foreign_keys", "1")
 	base.Set("_synchronous", sync)
 	fileURI := "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()
+	s.uri = fileURI
 
 	w := cloneValues(base)
 	w.Set("_txlock", "immediate")
