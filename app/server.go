@@ -64,6 +64,12 @@ type server struct {
 
 // NewServer builds the complete HTTP handler that `moments serve` runs.
 func NewServer(d Deps) (http.Handler, error) {
+	_, h, err := newServer(d)
+	return h, err
+}
+
+// newServer is NewServer, also returning the server for white-box tests.
+func newServer(d Deps) (*server, http.Handler, error) {
 	s := &server{
 		cfg:     d.Config,
 		store:   d.Store,
@@ -79,7 +85,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	secret, err := loadSecret(d.Config)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.tokens = newTokens(secret, d.Config.TokenTTL, s.now)
 	s.cursors = newCursors(secret)
@@ -92,7 +98,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	s.clientIPs = clientip.New(d.Config.TrustedProxies)
 	s.media, err = media.Open(filepath.Join(d.Config.DataDir, MediaDir), media.Options{MaxBytes: d.Config.MaxUpload})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ai := assistant.Config{
 		BaseURL: d.Config.AIBaseURL,
@@ -101,7 +107,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		Timeout: d.Config.AITimeout,
 	}
 	if err := ai.Validate(); err != nil {
-		return nil, fmt.Errorf("MOMENTS_AI_*: %w", err)
+		return nil, nil, fmt.Errorf("MOMENTS_AI_*: %w", err)
 	}
 	s.assistant = assistant.New(ai)
 
@@ -113,7 +119,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	if len(d.Config.CORSOrigins) > 0 {
 		h = corsHandler(d.Config.CORSOrigins, h)
 	}
-	return s.logRequests(recoverPanics(s.log, h)), nil
+	return s, s.logRequests(recoverPanics(s.log, h)), nil
 }
 
 // apiConfig describes the API for its OpenAPI document.
