@@ -74,17 +74,17 @@ func TestAPIFuzz(t *testing.T) {
 
 	deep := func(open, close string, n int) string { return strings.Repeat(open, n) + strings.Repeat(close, n) }
 	bodyClasses := map[string]func(props []string) []byte{
-		"null":            func([]string) []byte { return []byte("null") },
-		"array":           func([]string) []byte { return []byte("[]") },
-		"string":          func([]string) []byte { return []byte(`"str"`) },
-		"huge number":     func([]string) []byte { return []byte("1e999") },
-		"empty":           func([]string) []byte { return nil },
-		"deep array":      func([]string) []byte { return []byte(deep("[", "]", 100_000)) },
-		"deep object":     func([]string) []byte { return []byte(deep(`{"a":`, "}", 100_000)) },
-		"invalid UTF-8":   func([]string) []byte { return []byte("{\"content\":\"\xff\xfe\xfd\"}") },
-		"NUL":             func([]string) []byte { return []byte(`{"content":"a\u0000b","prompt":"\u0000"}`) },
-		"two megabytes":   func([]string) []byte { return bytes.Repeat([]byte("a"), 2<<20) },
-		"truncated":       func([]string) []byte { return []byte(`{"content": "x`) },
+		"null":          func([]string) []byte { return []byte("null") },
+		"array":         func([]string) []byte { return []byte("[]") },
+		"string":        func([]string) []byte { return []byte(`"str"`) },
+		"huge number":   func([]string) []byte { return []byte("1e999") },
+		"empty":         func([]string) []byte { return nil },
+		"deep array":    func([]string) []byte { return []byte(deep("[", "]", 100_000)) },
+		"deep object":   func([]string) []byte { return []byte(deep(`{"a":`, "}", 100_000)) },
+		"invalid UTF-8": func([]string) []byte { return []byte("{\"content\":\"\xff\xfe\xfd\"}") },
+		"NUL":           func([]string) []byte { return []byte(`{"content":"a\u0000b","prompt":"\u0000"}`) },
+		"two megabytes": func([]string) []byte { return bytes.Repeat([]byte("a"), 2<<20) },
+		"truncated":     func([]string) []byte { return []byte(`{"content": "x`) },
 		"duplicate keys": func(props []string) []byte {
 			if len(props) == 0 {
 				return []byte(`{"a":1,"a":2}`)
