@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
 
@@ -335,8 +336,15 @@ func (s *server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	next(huma.WithValue(ctx, userKey, u))
 }
 
-// unauthorized answers 401 with the RFC 6750 challenge.
+// unauthorized answers 401 with the RFC 6750 challenge. On a rate-limited
+// operation it also shows the client's budget, which the refused request
+// did not spend.
 func (s *server) unauthorized(ctx huma.Context, code, detail string) {
+	if name, ok := ctx.Operation().Metadata[limitKey].(string); ok && s.limiters[name] != nil {
+		r, w := humago.Unwrap(ctx)
+		s.limiters[name].Peek(s.clientIPs.Key(r)).SetHeaders(w.Header())
+		w.Header().Del("Retry-After") // this is no rate refusal
+	}
 	challenge := `Bearer realm="moments"`
 	if code != "" {
 		challenge += `, error="` + code + `"`

@@ -113,3 +113,21 @@ func TestTrustedProxyClientsHaveTheirOwnBuckets(t *testing.T) {
 		t.Fatalf("prepended address opened a bucket: %d", code)
 	}
 }
+
+// An anonymous call to the assistant is refused before the limiter, costs
+// nothing, and still shows the budget, as every answer of these endpoints
+// does.
+func TestAssistant401ShowsTheBudget(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for range 3 {
+		res := e.do("POST", "/ai/assistant", "", map[string]string{"prompt": "hi"})
+		res.wantStatus(t, http.StatusUnauthorized)
+		if res.Header.Get("RateLimit-Limit") != "10" || res.Header.Get("RateLimit-Remaining") != "10" {
+			t.Fatalf("401 headers: %v", res.Header)
+		}
+		if res.Header.Get("Retry-After") != "" {
+			t.Fatalf("401 with Retry-After")
+		}
+	}
+}

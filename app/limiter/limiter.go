@@ -148,6 +148,25 @@ func (l *Limiter) Len() int {
 
 // bucketFor finds or makes key's bucket and marks it used at now. l.mu must
 // be held.
+// Peek reports the state of key's bucket without taking a token, for
+// answers that must show the limit but do not count against it (a request
+// refused before it reached the limiter). An unknown key has a full bucket.
+func (l *Limiter) Peek(key string) Decision {
+	now := l.now()
+	tokens := float64(l.burst)
+	l.mu.Lock()
+	if el, ok := l.entries[key]; ok {
+		tokens = el.Value.(*entry).bucket.TokensAt(now)
+	}
+	l.mu.Unlock()
+	d := Decision{Allowed: tokens >= 1, Limit: l.burst, Reset: l.durationFor(float64(l.burst) - tokens)}
+	d.Remaining = max(0, int(math.Floor(tokens+1e-9)))
+	if !d.Allowed {
+		d.RetryAfter = l.durationFor(1 - tokens)
+	}
+	return d
+}
+
 func (l *Limiter) bucketFor(key string, now time.Time) *rate.Limiter {
 	if el, ok := l.entries[key]; ok {
 		e := el.Value.(*entry)

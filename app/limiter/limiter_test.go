@@ -372,3 +372,30 @@ func TestNewRejectsZeroBurst(t *testing.T) {
 	}()
 	limiter.New(limiter.Config{Limit: 1})
 }
+
+func TestPeekTakesNoToken(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	l := limiter.New(limiter.Config{Limit: rate.Every(6 * time.Second), Burst: 10, Now: func() time.Time { return now }})
+	if d := l.Peek("new"); !d.Allowed || d.Remaining != 10 || d.Limit != 10 || d.Reset != 0 {
+		t.Errorf("peek at a new key = %+v", d)
+	}
+	for range 3 {
+		l.Allow("k")
+	}
+	for range 5 {
+		if d := l.Peek("k"); d.Remaining != 7 {
+			t.Fatalf("peek = %+v, want 7 remaining", d)
+		}
+	}
+	for range 7 {
+		l.Allow("k")
+	}
+	d := l.Peek("k")
+	if d.Allowed || d.Remaining != 0 || d.RetryAfter != 6*time.Second {
+		t.Errorf("peek at an empty bucket = %+v", d)
+	}
+	if l.Len() != 1 {
+		t.Errorf("peeking added keys: %d", l.Len())
+	}
+}
