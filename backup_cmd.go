@@ -16,14 +16,20 @@ import (
 
 // backup is `moments backup --data DIR OUT.db`: a consistent copy of the
 // database in OUT.db and of the photos in OUT.media/, taken while the
-// server may be running.
+// server may be running. The token signing key (jwt-secret) is left out on
+// purpose: with it, anyone who finds a backup could sign tokens the live
+// instance accepts; without it, a restored instance merely signs everyone
+// out (unless MOMENTS_JWT_SECRET is set, or the file is copied by hand).
 func backup(ctx context.Context, env *environment, args []string) (err error) {
-	fs := newFlagSet(env, "backup", "--data DIR OUT.db",
-		"Write a consistent copy of an instance's database to OUT.db and its photos to OUT.media/, "+
-			"while the server runs. Restore: a data directory with OUT.db renamed moments.db and "+
-			"OUT.media renamed media is a working instance")
-	data := dataFlag(fs, env)
-	rest, err := parseFlags(fs, args)
+	flags := newFlagSet(env, "backup", "--data DIR OUT.db",
+		"Write a consistent copy of an instance's database to OUT.db and its photos to OUT.media/\n"+
+			"(OUT.db's name without its extension, plus .media) while the server runs. Nothing existing\n"+
+			"is overwritten; OUT.db appears only once the whole backup is complete.\n\n"+
+			"To restore: stop Moments, make a new data directory holding OUT.db renamed moments.db and\n"+
+			"OUT.media renamed media, and start Moments on it. The token signing key is not copied, so\n"+
+			"everyone signs in again unless MOMENTS_JWT_SECRET is set or the old jwt-secret is copied too")
+	data := dataFlag(flags, env)
+	rest, err := parseFlags(flags, args)
 	if err != nil {
 		return helped(err)
 	}
@@ -31,7 +37,10 @@ func backup(ctx context.Context, env *environment, args []string) (err error) {
 		return errors.New("moments backup: want exactly one output file, e.g. moments backup --data ./data backup.db")
 	}
 	out := rest[0]
-	mediaOut := strings.TrimSuffix(out, filepath.Ext(out)) + ".media"
+	mediaOut := backupMediaDir(out)
+	if mediaOut == out {
+		return fmt.Errorf("moments backup: %s would also be the photo folder's name; choose a name not ending in .media", out)
+	}
 	for _, p := range []string{out, mediaOut} {
 		if _, err := os.Lstat(p); err == nil {
 			return fmt.Errorf("moments backup: %s already exists; choose another name", p)
@@ -43,39 +52,75 @@ func backup(ctx context.Context, env *environment, args []string) (err error) {
 	}
 	defer func() { err = errors.Join(err, st.Close()) }()
 
-	// The database first, then the photos: a photo is written before any
-	// post can name it and never changes after, so every photo the copied
-	// database refers to already exists when the photos are copied.
-	if err := st.Backup(ctx, out); err != nil {
+	// Both parts are made inside one temporary folder beside OUT.db and get
+	// their real names only at the end, photos first: a backup that failed
+	// or was killed halfway never looks like a complete one, so "OUT.db
+	// exists" means "the backup succeeded".
+	tmp, err := os.MkdirTemp(filepath.Dir(out), filepath.Base(out)+".partial-*")
+	if err != nil {
 		return fmt.Errorf("moments backup: %w", err)
 	}
-	files, bytes, err := copyMedia(filepath.Join(*data, app.MediaDir), mediaOut)
+	defer os.RemoveAll(tmp)
+	tmpDB, tmpMedia := filepath.Join(tmp, "db"), filepath.Join(tmp, "media")
+
+	// The database first, then the photos. A photo is stored (synced and
+	// renamed into place) before its upload is answered, a post can name
+	// only a photo that exists, and no photo file is ever changed or
+	// deleted; so every photo the database copy refers to is already in
+	// media/ when the folder is read afterwards. The other order could miss
+	// a photo uploaded and posted between the two steps.
+	if err := st.Backup(ctx, tmpDB); err != nil {
+		return fmt.Errorf("moments backup: %w", err)
+	}
+	files, size, err := copyMedia(ctx, filepath.Join(*data, app.MediaDir), tmpMedia)
 	if err != nil {
 		return fmt.Errorf("moments backup: copying photos: %w", err)
+	}
+	// A rename would replace an empty directory that appeared meanwhile.
+	if _, err := os.Lstat(mediaOut); err == nil {
+		return fmt.Errorf("moments backup: %s already exists; choose another name", mediaOut)
+	}
+	if err := os.Rename(tmpMedia, mediaOut); err != nil {
+		return fmt.Errorf("moments backup: %w", err)
+	}
+	if err := placeNew(tmpDB, out); err != nil {
+		os.RemoveAll(mediaOut) // ours: renamed into place just above
+		return fmt.Errorf("moments backup: %w", err)
 	}
 	info, err := os.Stat(out)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "backed up the database to %s (%d bytes) and %d photo files (%d bytes) to %s\n",
-		out, info.Size(), files, bytes, mediaOut)
+		out, info.Size(), files, size, mediaOut)
 	return nil
 }
 
-// copyMedia copies the stored photos and thumbnails (only names the media
-// library makes: never temporary uploads) into a new directory.
-func copyMedia(from, to string) (files int, total int64, err error) {
+// backupMediaDir is where the photos of a backup written to out go: out
+// without its extension, plus ".media" (backup.db → backup.media,
+// backup → backup.media).
+func backupMediaDir(out string) string {
+	return strings.TrimSuffix(out, filepath.Ext(out)) + ".media"
+}
+
+// copyMedia copies the stored photos and thumbnails into a new directory
+// (0700, files 0600), each synced. Only names the media library makes are
+// copied: never its temporary uploads, nor anything else put there.
+// Atomicity comes from the caller renaming the whole directory into place.
+func copyMedia(ctx context.Context, from, to string) (files int, total int64, err error) {
 	if err := os.Mkdir(to, 0o700); err != nil {
 		return 0, 0, err
 	}
 	entries, err := os.ReadDir(from)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, 0, nil // an instance that never stored a photo
-	}
-	if err != nil {
+		entries = nil // an instance that never stored a photo
+	} else if err != nil {
 		return 0, 0, err
 	}
 	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return files, total, err
+		}
 		if !e.Type().IsRegular() || !media.ValidName(e.Name()) {
 			continue
 		}
@@ -86,18 +131,17 @@ func copyMedia(from, to string) (files int, total int64, err error) {
 		files++
 		total += n
 	}
-	return files, total, nil
+	return files, total, syncDir(to)
 }
 
-// copyFile copies one file through a temporary name, synced before rename.
+// copyFile copies one file to a new file of mode 0600 and syncs it.
 func copyFile(from, to string) (int64, error) {
 	src, err := os.Open(from)
 	if err != nil {
 		return 0, err
 	}
 	defer src.Close()
-	tmp := to + ".partial"
-	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return 0, err
 	}
@@ -105,14 +149,35 @@ func copyFile(from, to string) (int64, error) {
 	if err == nil {
 		err = dst.Sync()
 	}
-	if cerr := dst.Close(); err == nil {
-		err = cerr
+	return n, errors.Join(err, dst.Close())
+}
+
+// placeNew gives the complete file tmp the name dest, refusing to replace
+// anything there, and syncs the directory so the name survives a power cut.
+func placeNew(tmp, dest string) error {
+	// A hard link fails rather than replace a file that appeared since the
+	// first look. File systems without hard links (FAT and exFAT drives,
+	// some network shares: common homes for backups) fall back to a rename
+	// after one more look.
+	if err := os.Link(tmp, dest); errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s already exists; choose another name", dest)
+	} else if err != nil {
+		if _, err := os.Lstat(dest); err == nil {
+			return fmt.Errorf("%s already exists; choose another name", dest)
+		}
+		if err := os.Rename(tmp, dest); err != nil {
+			return err
+		}
 	}
-	if err == nil {
-		err = os.Rename(tmp, to)
-	}
+	return syncDir(filepath.Dir(dest))
+}
+
+// syncDir makes the entries just made in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
-		os.Remove(tmp)
+		return err
 	}
-	return n, err
+	defer d.Close()
+	return d.Sync()
 }

@@ -114,8 +114,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		err := fs.Parse(args)
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return nil, errHelp
+			return nil, errHelp // Parse has printed the usage
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w (see %s --help)", fs.Name(), err, fs.Name())

@@ -33,6 +33,15 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// TestMain removes the binary the crash and load tests build.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.path != "" {
+		os.RemoveAll(filepath.Dir(built.path))
+	}
+	os.Exit(code)
+}
+
 func envFrom(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
@@ -194,6 +203,9 @@ func TestCommandLine(t *testing.T) {
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("err = %v", err)
+				}
+				if n := strings.Count(out.String(), "Usage:"); n > 1 {
+					t.Errorf("usage printed %d times:\n%s", n, out.String())
 				}
 				if !strings.Contains(out.String(), tc.wantOut) {
 					t.Errorf("output lacks %q:\n%s", tc.wantOut, out.String())

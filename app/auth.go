@@ -165,6 +165,8 @@ func newTokens(secret []byte, ttl time.Duration, now func() time.Time) *tokens {
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(tokenLeeway),
+			// Strict base64: no other spelling of a signature is accepted.
+			jwt.WithStrictDecoding(),
 			jwt.WithTimeFunc(now),
 		),
 	}
@@ -304,7 +306,12 @@ func (s *server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		s.unauthorized(ctx, "invalid_request", "The Authorization header must be `Bearer <token>`.")
 		return
 	}
-	c, err := s.tokens.parse(strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	if !tokenChars(raw) {
+		s.unauthorized(ctx, "invalid_token", "The token is invalid.")
+		return
+	}
+	c, err := s.tokens.parse(raw)
 	if err != nil {
 		detail := "The token is invalid."
 		if errors.Is(err, jwt.ErrTokenExpired) {
@@ -334,6 +341,19 @@ func (s *server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	next(huma.WithValue(ctx, userKey, u))
+}
+
+// tokenChars reports whether raw is made only of base64url characters and
+// dots: the decoder would skip CR and LF, so without this check other
+// spellings of a token would be accepted.
+func tokenChars(raw string) bool {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // unauthorized answers 401 with the RFC 6750 challenge. On a rate-limited

@@ -59,7 +59,10 @@ func (c *cursors) decode(list, s string) (a, b int64, err error) {
 		return 0, 0, errBadCursor
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(raw) < 1+2+cursorMACSize || raw[0] != cursorVersion {
+	// The decoder skips CR and LF and ignores the unused bits of the last
+	// character; only the exact spelling the server issued is a cursor.
+	if err != nil || base64.RawURLEncoding.EncodeToString(raw) != s ||
+		len(raw) < 1+2+cursorMACSize || raw[0] != cursorVersion {
 		return 0, 0, errBadCursor
 	}
 	payload, sum := raw[:len(raw)-cursorMACSize], raw[len(raw)-cursorMACSize:]

@@ -1,12 +1,16 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"moments/store"
 )
@@ -44,4 +48,31 @@ func fieldError(location, message string, value any) error {
 		Message:  message,
 		Value:    value,
 	})
+}
+
+// readBody reads the body of operations whose body Huma parses, before
+// Huma does: Huma answers a body it cannot read (broken chunked framing, a
+// client that hangs up before its Content-Length) with a 500 that quotes
+// Go's error. Here that is the client's 400. Uploads stream their own body
+// and are left alone; the size limit stays Huma's (413).
+func (s *server) readBody(ctx huma.Context, next func(huma.Context)) {
+	op := ctx.Operation()
+	if op.RequestBody == nil || op.MaxBodyBytes <= 0 || op.RequestBody.Content["multipart/form-data"] != nil {
+		next(ctx)
+		return
+	}
+	r, _ := humago.Unwrap(ctx)
+	data, err := io.ReadAll(io.LimitReader(r.Body, op.MaxBodyBytes))
+	r.Body.Close()
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			huma.WriteErr(s.api, ctx, http.StatusRequestTimeout, "The request body took too long to arrive.")
+			return
+		}
+		huma.WriteErr(s.api, ctx, http.StatusBadRequest, "The request body is malformed or was cut off.")
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	next(ctx)
 }

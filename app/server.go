@@ -113,7 +113,7 @@ func newServer(d Deps) (*server, http.Handler, error) {
 
 	mux := http.NewServeMux()
 	s.api = humago.New(mux, apiConfig(d.Version))
-	s.api.UseMiddleware(s.authenticate, s.rateLimit, s.assistantGate)
+	s.api.UseMiddleware(s.authenticate, s.rateLimit, s.assistantGate, s.readBody)
 	s.routes(mux, d.Web)
 	var h http.Handler = securityHeaders(mux)
 	if len(d.Config.CORSOrigins) > 0 {

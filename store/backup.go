@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,33 +10,47 @@ import (
 	"path/filepath"
 )
 
-// Backup writes a consistent copy of the database to dest with VACUUM INTO,
-// while the store (and other processes) keep reading and writing: in WAL
-// mode the copy reads one snapshot and blocks no writer. The copy is made
-// under a temporary name beside dest, synced, and renamed into place, so a
-// crash never leaves a half-written file under dest. An existing dest is
-// never overwritten.
+// Backup writes a consistent copy of the database to dest with VACUUM INTO
+// while the store (and other processes on the same file) keep reading and
+// writing. The copy is one read transaction: in WAL mode it sees a single
+// snapshot and blocks no writer; the WAL only grows until it ends, because
+// a checkpoint cannot pass a reader.
+//
+// The copy is made under a temporary name beside dest (mode 0600 from the
+// start: it holds password hashes), synced, and only then put in place, so
+// a crash never leaves a half-written file under dest. An existing dest is
+// never replaced. Any path will do; it need not end in ".db".
 func (s *Store) Backup(ctx context.Context, dest string) (err error) {
 	if _, err := os.Lstat(dest); err == nil {
 		return fmt.Errorf("%s already exists; choose another name", dest)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	var suffix [6]byte
-	if _, err := rand.Read(suffix[:]); err != nil {
+	// VACUUM INTO accepts an existing empty file, and creating it here gives
+	// it 0600 at once (SQLite would create 0644 and leave the chmod to us).
+	f, err := os.CreateTemp(filepath.Dir(dest), filepath.Base(dest)+".partial-*")
+	if err != nil {
 		return err
 	}
-	tmp := dest + ".partial-" + hex.EncodeToString(suffix[:])
+	tmp := f.Name()
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
 	defer func() {
 		if err != nil {
 			os.Remove(tmp)
 		}
 	}()
 
-	// The read pool is query_only, which SQLite applies to VACUUM INTO's
-	// output too, and the writer runs inside transactions, where VACUUM
-	// cannot: a connection of its own does the copy.
-	db, err := sql.Open("sqlite", s.uri+"?_busy_timeout=5000")
+	// Neither pool can do this: the read pool is query_only, which SQLite
+	// extends to VACUUM INTO's output ("attempt to write a readonly
+	// database"), and the writer connection is always inside the write
+	// loop's transactions, where VACUUM is refused (and a copy there would
+	// hold up every write). A short-lived connection of its own, opened
+	// read-only (mode=ro) so it cannot change the live database, reads one
+	// snapshot and writes only the new file.
+	db, err := sql.Open("sqlite", s.uri+"?mode=ro&_busy_timeout=5000")
 	if err != nil {
 		return err
 	}
@@ -46,28 +58,42 @@ func (s *Store) Backup(ctx context.Context, dest string) (err error) {
 	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, tmp); err != nil {
 		return fmt.Errorf("copy the database: %w", err)
 	}
-	if err := syncFile(tmp, 0o600); err != nil {
+	// SQLite does not sync VACUUM INTO's output.
+	if err := syncFile(tmp); err != nil {
 		return err
 	}
-	// Link instead of rename: it fails rather than replace a dest that
-	// appeared meanwhile.
-	if err := os.Link(tmp, dest); err != nil {
-		return err
+	return placeNew(tmp, dest)
+}
+
+// placeNew gives the complete file tmp the name dest in the same directory,
+// refusing to replace anything already there, and syncs the directory so
+// the new name survives a power cut.
+func placeNew(tmp, dest string) error {
+	// A hard link fails rather than replace a file that appeared since
+	// Backup looked. File systems without hard links (FAT and exFAT drives,
+	// some network shares: a common home for backups) fall back to a
+	// rename after one more look.
+	if err := os.Link(tmp, dest); err == nil {
+		if err := os.Remove(tmp); err != nil {
+			return err
+		}
+		return syncDir(filepath.Dir(dest))
+	} else if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s already exists; choose another name", dest)
 	}
-	if err := os.Remove(tmp); err != nil {
+	if _, err := os.Lstat(dest); err == nil {
+		return fmt.Errorf("%s already exists; choose another name", dest)
+	}
+	if err := os.Rename(tmp, dest); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(dest))
 }
 
-// syncFile sets a file's mode and flushes it to disk.
-func syncFile(path string, mode os.FileMode) error {
+// syncFile flushes a file to disk.
+func syncFile(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
 		return err
 	}
 	if err := f.Sync(); err != nil {
@@ -77,7 +103,7 @@ func syncFile(path string, mode os.FileMode) error {
 	return f.Close()
 }
 
-// syncDir makes a rename or link in dir durable.
+// syncDir makes a rename, link or new entry in dir durable.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
