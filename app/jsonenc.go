@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -111,6 +112,12 @@ func appendAuthor(b []byte, a store.Author) []byte {
 // appendPost appends a post as the API's Post object. The stored media
 // array is passed through: CreatePost wrote it with encoding/json.
 func appendPost(b []byte, p *store.Post) []byte {
+	return appendPostCounters(appendPostFixed(b, p), p)
+}
+
+// appendPostFixed appends a post's fields that never change, without the
+// closing brace: everything up to created_at.
+func appendPostFixed(b []byte, p *store.Post) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, p.ID, 10)
 	b = append(b, `,"author":`...)
@@ -120,7 +127,12 @@ func appendPost(b []byte, p *store.Post) []byte {
 	b = append(b, `,"media_urls":`...)
 	b = append(b, p.MediaJSON...)
 	b = append(b, `,"created_at":`...)
-	b = appendTime(b, p.CreatedAt)
+	return appendTime(b, p.CreatedAt)
+}
+
+// appendPostCounters appends the rest of a post: what changes, and the
+// closing brace.
+func appendPostCounters(b []byte, p *store.Post) []byte {
 	b = append(b, `,"like_count":`...)
 	b = strconv.AppendInt(b, p.LikeCount, 10)
 	b = append(b, `,"comment_count":`...)
@@ -137,7 +149,20 @@ func appendPostPage(b []byte, posts []store.Post, next string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendPost(b, &posts[i])
+		p := &posts[i]
+		if p.Rendered == nil {
+			b = appendPost(b, p)
+			continue
+		}
+		// The unchanging part is rendered once per cached post.
+		if fixed := p.Rendered.Load(); fixed != nil {
+			b = append(b, fixed...)
+		} else {
+			start := len(b)
+			b = appendPostFixed(b, p)
+			p.Rendered.Store(bytes.Clone(b[start:]))
+		}
+		b = appendPostCounters(b, p)
 	}
 	b = append(b, `],"next_cursor":`...)
 	if next == "" {

@@ -589,3 +589,32 @@ func TestConcurrentLikesOverHTTP(t *testing.T) {
 		t.Fatalf("like_count = %d, but %d fans see their like", got.LikeCount, likedBy)
 	}
 }
+
+// A post's unchanging fields are rendered once and reused: the reused bytes
+// are exactly what a fresh rendering gives, a profile change shows on the
+// next page, and counters are never reused.
+func TestFeedReusesRenderings(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alice := e.signUp("alice")
+	bob := e.signUp("bob")
+	e.post(alice.Token, "tab\there, \"quoted\" <b>markup</b> & \u2028 🎉", "https://x.example/a.jpg")
+	p := e.post(bob.Token, "second")
+
+	first := e.do("GET", "/posts", alice.Token, nil).wantStatus(t, 200).text()
+	second := e.do("GET", "/posts", alice.Token, nil).wantStatus(t, 200).text()
+	if first != second {
+		t.Errorf("a reused rendering differs:\n%s\n%s", first, second)
+	}
+	single := e.do("GET", fmt.Sprintf("/posts/%d", p.ID), alice.Token, nil).wantStatus(t, 200).text()
+	if !strings.Contains(first, single) {
+		t.Errorf("the page's rendering of post %d differs from GET /posts/%d:\n%s\n%s", p.ID, p.ID, first, single)
+	}
+
+	e.do("PATCH", "/users/me", bob.Token, map[string]string{"display_name": "Bob B."}).wantStatus(t, 200)
+	e.do("PUT", fmt.Sprintf("/posts/%d/like", p.ID), alice.Token, nil).wantStatus(t, 204)
+	page := e.feed(alice.Token, "")
+	if got := page.Items[0]; got.Author.DisplayName != "Bob B." || got.LikeCount != 1 || !got.LikedByMe {
+		t.Errorf("after a profile change and a like: %+v", got)
+	}
+}

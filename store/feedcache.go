@@ -33,7 +33,26 @@ type cachedPost struct {
 	content   string
 	mediaJSON string
 	createdAt time.Time
+	rendered  Rendered
 }
+
+// Rendered holds one rendering of a cached post's unchanging fields, made by
+// the first page that shows the post and reused by the pages after it. A
+// profile change or a delete drops the cache entry and its rendering.
+type Rendered struct {
+	b atomic.Pointer[[]byte]
+}
+
+// Load returns the rendering, or nil before the first Store.
+func (r *Rendered) Load() []byte {
+	if b := r.b.Load(); b != nil {
+		return *b
+	}
+	return nil
+}
+
+// Store keeps b, which the caller must not change afterwards.
+func (r *Rendered) Store(b []byte) { r.b.Store(&b) }
 
 type feedCache struct {
 	max     int // entries held at most
@@ -146,20 +165,18 @@ func (c *feedCache) forgetAuthor(userID int64) {
 
 // decodeMiss reads the JSON array a page query returns for a post the cache
 // does not hold: [user_id, username, display_name, avatar_url, content,
-// media_urls, created_at].
-func decodeMiss(raw string) (*cachedPost, error) {
+// media_urls].
+func decodeMiss(raw string, createdAt time.Time) (*cachedPost, error) {
 	var fields []json.RawMessage
-	if err := json.Unmarshal([]byte(raw), &fields); err != nil || len(fields) != 7 {
+	if err := json.Unmarshal([]byte(raw), &fields); err != nil || len(fields) != 6 {
 		return nil, fmt.Errorf("store: unexpected post row %.40q: %v", raw, err)
 	}
-	var e cachedPost
-	var created int64
+	e := cachedPost{createdAt: createdAt}
 	for i, dst := range []any{&e.author.ID, &e.author.Username, &e.author.DisplayName, &e.author.AvatarURL,
-		&e.content, &e.mediaJSON, &created} {
+		&e.content, &e.mediaJSON} {
 		if err := json.Unmarshal(fields[i], dst); err != nil {
 			return nil, fmt.Errorf("store: unexpected post row field %d: %w", i, err)
 		}
 	}
-	e.createdAt = fromMillis(created)
 	return &e, nil
 }

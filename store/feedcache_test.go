@@ -105,3 +105,72 @@ func TestFeedCacheEviction(t *testing.T) {
 		}
 	}
 }
+
+// Posts read from the table (a cold cache) come back exactly as written,
+// whatever their text holds: the page record carries byte lengths, so
+// spaces, quotes, multi-byte characters and JSON-looking text pass through.
+func TestFeedColdReadsTextExactly(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openTestIn(t, dir)
+	ctx := context.Background()
+	alice := mustCreate(t, s, "alice")
+	name, avatar := `Ålice "the" 🐇 0 12 `, "https://x.example/a b.png"
+	if _, err := s.UpdateProfile(ctx, alice.ID, ProfileUpdate{DisplayName: &name, AvatarURL: &avatar}); err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"plain", "  two  spaces 0 1 2 ", "ünïcödé — 🎉\nline\ttab", `["json", 1]`, `\" ' \\`, "9"}
+	for _, text := range texts {
+		if _, err := s.CreatePost(ctx, alice.ID, text, []string{"https://x.example/1.jpg", "https://x.example/a b.jpg"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+
+	cold := openTestIn(t, dir)
+	for round := range 2 { // cold, then from the cache
+		got := feedOf(t, cold, 0)
+		if len(got) != len(texts) {
+			t.Fatalf("round %d: %d posts, want %d", round, len(got), len(texts))
+		}
+		for i, p := range got {
+			want := texts[len(texts)-1-i]
+			if p.Content != want || p.Author.DisplayName != name || p.Author.AvatarURL != avatar ||
+				p.MediaJSON != `["https://x.example/1.jpg","https://x.example/a b.jpg"]` {
+				t.Errorf("round %d, post %d: %q by %+v with %s, want %q", round, i, p.Content, p.Author, p.MediaJSON, want)
+			}
+		}
+	}
+}
+
+// parsePage keeps newest-first order even if the records come in another
+// order, and refuses records it cannot read instead of guessing.
+func TestParsePage(t *testing.T) {
+	t.Parallel()
+	e := &cachedPost{createdAt: fromMillis(1000)}
+	pins := &pinned{entries: map[int64]*cachedPost{1: e, 2: e, 3: {createdAt: fromMillis(2000)}}}
+	var posts []Post
+	if _, err := parsePage("1 1000 5 6 1 0 3 2000 0 0 0 0 2 1000 0 0 0 0", pins, &posts); err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, p := range posts {
+		ids = append(ids, p.ID)
+	}
+	if fmt.Sprint(ids) != "[3 2 1]" || posts[2].LikeCount != 5 || posts[2].CommentCount != 6 || !posts[2].LikedByMe {
+		t.Errorf("got %v, %+v", ids, posts)
+	}
+	for _, bad := range []string{
+		"1 1000 5 6 1",              // too few fields
+		"1 1000 5 6 1 x",            // not a number
+		"4 1000 0 0 0 0",            // neither pinned nor read
+		"4 1000 0 0 0 40 [1,\"a\"]", // cut short
+		"4 1000 0 0 0 7 [1,\"a\"]",  // not the six fields
+		"1 1000 0 0 0 missing",      // the author row was missing
+	} {
+		posts = posts[:0]
+		if _, err := parsePage(bad, pins, &posts); err == nil {
+			t.Errorf("parsePage(%q) accepted it: %+v", bad, posts)
+		}
+	}
+}

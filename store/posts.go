@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -30,6 +33,10 @@ type Post struct {
 	LikeCount    int64
 	CommentCount int64
 	LikedByMe    bool
+	// Rendered keeps a caller's rendering of the fields above that never
+	// change (all but the counters and LikedByMe) for as long as the feed
+	// cache holds the post; nil when the post did not come from a page.
+	Rendered *Rendered
 }
 
 // MediaURLs decodes the post's media URLs.
@@ -73,20 +80,33 @@ const (
 // (created_at, id) of the last post of the previous one. The posts_feed and
 // posts_user_timeline indexes hold every column read for a post the feed
 // cache holds, so those rows never touch the table; for the others the
-// correlated subquery reads the post and its author, as one JSON array.
+// correlated subquery reads the post and its author.
+//
+// The page comes back as one row holding one text value, so the driver
+// converts one value instead of six per post. Each post is a record of
+// space-separated integers,
+//
+//	id created_at like_count comment_count liked_by_me n [json]
+//
+// where n is 0 for a post the cache holds, or else the length in bytes of
+// the JSON array that follows, [user_id, username, display_name,
+// avatar_url, content, media_urls]. Records are separated by one space.
+// group_concat does not promise to keep the subquery's order, so
+// parsePage puts the records in order itself.
 const (
-	pageColumns = `p.id, p.created_at, p.like_count, p.comment_count,
-	EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = :viewer),
-	CASE WHEN ` + sqlFunctionName + `(:page, p.id) THEN NULL ELSE (
-		SELECT json_array(u.id, u.username, u.display_name, u.avatar_url, p.content, p.media_urls, p.created_at)
-		FROM users u WHERE u.id = p.user_id) END`
+	pageRecord = `p.id || ' ' || p.created_at || ' ' || p.like_count || ' ' || p.comment_count || ' ' ||
+	EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = :viewer) || ' ' ||
+	CASE WHEN ` + sqlFunctionName + `(:page, p.id) THEN '0' ELSE ifnull((
+		SELECT length(CAST(j AS BLOB)) || ' ' || j FROM (
+			SELECT json_array(u.id, u.username, u.display_name, u.avatar_url, p.content, p.media_urls) AS j
+			FROM users u WHERE u.id = p.user_id)), 'missing') END`
 	pageOrder = ` ORDER BY p.created_at DESC, p.id DESC LIMIT :limit`
 
-	feedFirstQuery     = `SELECT ` + pageColumns + ` FROM posts p` + pageOrder
-	feedAfterQuery     = `SELECT ` + pageColumns + ` FROM posts p WHERE (p.created_at, p.id) < (:at, :id)` + pageOrder
-	timelineFirstQuery = `SELECT ` + pageColumns + ` FROM posts p WHERE p.user_id = :author` + pageOrder
-	timelineAfterQuery = `SELECT ` + pageColumns + ` FROM posts p
-		WHERE p.user_id = :author AND (p.created_at, p.id) < (:at, :id)` + pageOrder
+	pageSelect         = `SELECT group_concat(record, ' ') FROM (SELECT ` + pageRecord + ` AS record FROM posts p`
+	feedFirstQuery     = pageSelect + pageOrder + `)`
+	feedAfterQuery     = pageSelect + ` WHERE (p.created_at, p.id) < (:at, :id)` + pageOrder + `)`
+	timelineFirstQuery = pageSelect + ` WHERE p.user_id = :author` + pageOrder + `)`
+	timelineAfterQuery = pageSelect + ` WHERE p.user_id = :author AND (p.created_at, p.id) < (:at, :id)` + pageOrder + `)`
 )
 
 func scanPost(row rowScanner) (Post, error) {
@@ -189,37 +209,14 @@ func (s *Store) Feed(ctx context.Context, q FeedQuery) (PostPage, error) {
 	if q.After != nil {
 		args = append(args, sql.Named("at", q.After.CreatedAt), sql.Named("id", q.After.ID))
 	}
-	rows, err := stmt.QueryContext(ctx, args...)
-	if err != nil {
+	// One row always comes back: group_concat of no rows is NULL.
+	var raw sql.NullString
+	if err := stmt.QueryRowContext(ctx, args...).Scan(&raw); err != nil {
 		return PostPage{}, err
 	}
-	defer rows.Close()
-
 	page := PostPage{Posts: make([]Post, 0, q.Limit+1)}
-	var fresh map[int64]*cachedPost
-	var createdAt int64
-	var miss sql.NullString
-	for rows.Next() {
-		var p Post
-		if err := rows.Scan(&p.ID, &createdAt, &p.LikeCount, &p.CommentCount, &p.LikedByMe, &miss); err != nil {
-			return PostPage{}, err
-		}
-		var e *cachedPost
-		if miss.Valid {
-			if e, err = decodeMiss(miss.String); err != nil {
-				return PostPage{}, err
-			}
-			if fresh == nil {
-				fresh = make(map[int64]*cachedPost)
-			}
-			fresh[p.ID] = e
-		} else if e = pins.entries[p.ID]; e == nil {
-			return PostPage{}, fmt.Errorf("store: post %d is neither cached nor read", p.ID)
-		}
-		p.Author, p.Content, p.MediaJSON, p.CreatedAt = e.author, e.content, e.mediaJSON, e.createdAt
-		page.Posts = append(page.Posts, p)
-	}
-	if err := rows.Err(); err != nil {
+	fresh, err := parsePage(raw.String, pins, &page.Posts)
+	if err != nil {
 		return PostPage{}, err
 	}
 	s.cache.put(gen, fresh)
@@ -229,6 +226,69 @@ func (s *Store) Feed(ctx context.Context, q FeedQuery) (PostPage, error) {
 		page.Next = &PostCursor{CreatedAt: millis(last.CreatedAt), ID: last.ID}
 	}
 	return page, nil
+}
+
+// parsePage reads the records of a page query (see pageRecord) into posts,
+// newest first, taking each post's unchanging part from the entries the
+// query pinned or from the record. It returns the posts read from the
+// table, for the cache.
+func parsePage(raw string, pins *pinned, posts *[]Post) (map[int64]*cachedPost, error) {
+	var fresh map[int64]*cachedPost
+	sorted := true
+	for raw != "" {
+		var f [6]int64
+		for i := range f {
+			end := strings.IndexByte(raw, ' ')
+			if end < 0 {
+				end = len(raw)
+			}
+			n, err := strconv.ParseInt(raw[:end], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("store: unexpected page record near %.40q", raw)
+			}
+			f[i], raw = n, raw[min(end+1, len(raw)):]
+		}
+		p := Post{ID: f[0], LikeCount: f[2], CommentCount: f[3], LikedByMe: f[4] != 0}
+		var e *cachedPost
+		if n := f[5]; n > 0 {
+			if n > int64(len(raw)) {
+				return nil, fmt.Errorf("store: page record of post %d is cut short", p.ID)
+			}
+			var err error
+			if e, err = decodeMiss(raw[:n], fromMillis(f[1])); err != nil {
+				return nil, err
+			}
+			raw = raw[min(n+1, int64(len(raw))):]
+			if fresh == nil {
+				fresh = make(map[int64]*cachedPost)
+			}
+			fresh[p.ID] = e
+		} else if e = pins.entries[p.ID]; e == nil {
+			return nil, fmt.Errorf("store: post %d is neither cached nor read", p.ID)
+		}
+		p.Author, p.Content, p.MediaJSON, p.CreatedAt, p.Rendered = e.author, e.content, e.mediaJSON, e.createdAt, &e.rendered
+		if k := len(*posts); k > 0 && !newerFirst(&(*posts)[k-1], &p) {
+			sorted = false
+		}
+		*posts = append(*posts, p)
+	}
+	if !sorted {
+		slices.SortFunc(*posts, func(a, b Post) int {
+			if newerFirst(&a, &b) {
+				return -1
+			}
+			return 1
+		})
+	}
+	return fresh, nil
+}
+
+// newerFirst reports whether a comes before b in a newest-first list.
+func newerFirst(a, b *Post) bool {
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.After(b.CreatedAt)
+	}
+	return a.ID > b.ID
 }
 
 // Like records that user likes post; liking twice is one like.
