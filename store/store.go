@@ -65,6 +65,8 @@ type Store struct {
 	uri    string      // file: URI of the database, without parameters
 	stmts  *statements // nil when opened with SkipMigrate
 	cache  *feedCache
+	// accounts answers AuthUser without SQL (accountcache.go).
+	accounts *accountCache
 
 	// The write loop (writer.go).
 	writes     chan *writeRequest
@@ -94,7 +96,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{now: opts.Now, path: abs, cache: newFeedCache()}
+	s := &Store{now: opts.Now, path: abs, cache: newFeedCache(), accounts: newAccountCache()}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -98,12 +98,21 @@ type Principal struct {
 const authUserQuery = `SELECT id, username, is_admin, disabled, token_version FROM users WHERE username = ?`
 
 // AuthUser looks up the account a token names. It runs on every
-// authenticated request, so it is prepared and selects only what the check
+// authenticated request, so it answers from the account cache when it can
+// and otherwise runs a prepared statement that selects only what the check
 // needs.
 func (s *Store) AuthUser(ctx context.Context, username string) (Principal, error) {
+	if p, ok := s.accounts.get(username); ok {
+		return p, nil
+	}
+	gen := s.accounts.gen.Load()
 	var p Principal
 	err := s.stmts.authUser.QueryRowContext(ctx, username).Scan(&p.ID, &p.Username, &p.IsAdmin, &p.Disabled, &p.TokenVersion)
-	return p, formatError(err)
+	if err != nil {
+		return Principal{}, formatError(err)
+	}
+	s.accounts.put(gen, username, p)
+	return p, nil
 }
 
 // UserByID finds an account by ID.
@@ -161,6 +170,7 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, p ProfileUpdate) (U
 // SetPassword stores a new password hash and bumps the token version, which
 // revokes every token issued before.
 func (s *Store) SetPassword(ctx context.Context, id int64, hash string) error {
+	defer s.accounts.forget()
 	return s.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?`, hash, id)
@@ -185,6 +195,7 @@ type AdminUpdate struct {
 // if the account is enabled again). A change that would leave no active
 // admin is ErrLastAdmin and changes nothing.
 func (s *Store) UpdateAccount(ctx context.Context, id int64, a AdminUpdate) (User, error) {
+	defer s.accounts.forget()
 	var u User
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		var err error

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 )
@@ -202,5 +203,68 @@ func TestListUsersPages(t *testing.T) {
 		if seen[i] != want[i] {
 			t.Fatalf("seen %v, want %v", seen, want)
 		}
+	}
+}
+
+// AuthUser answers from its cache until an account change commits; then the
+// next answer is the new row. A row read before a change is not cached
+// after it.
+func TestAccountCache(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := context.Background()
+	mustCreate(t, s, "admin")
+	alice := mustCreate(t, s, "alice")
+	auth := func() Principal {
+		t.Helper()
+		p, err := s.AuthUser(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	before := auth()
+	if cached, ok := s.accounts.get("alice"); !ok || cached != before {
+		t.Fatalf("not cached: %+v, %v", cached, ok)
+	}
+	if err := s.SetPassword(ctx, alice.ID, "h2"); err != nil {
+		t.Fatal(err)
+	}
+	if p := auth(); p.TokenVersion != before.TokenVersion+1 {
+		t.Errorf("after a password change: %+v, was %+v", p, before)
+	}
+	yes := true
+	if _, err := s.UpdateAccount(ctx, alice.ID, AdminUpdate{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if p := auth(); !p.Disabled {
+		t.Errorf("after disabling: %+v", p)
+	}
+	if _, err := s.UpdateAccount(ctx, alice.ID, AdminUpdate{IsAdmin: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if p := auth(); !p.IsAdmin {
+		t.Errorf("after promoting: %+v", p)
+	}
+	if _, err := s.AuthUser(ctx, "ghost"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown account: %v", err)
+	}
+	if _, ok := s.accounts.get("ghost"); ok {
+		t.Error("an unknown account was cached")
+	}
+
+	gen := s.accounts.gen.Load()
+	s.accounts.forget()
+	s.accounts.put(gen, "stale", Principal{ID: 99})
+	if _, ok := s.accounts.get("stale"); ok {
+		t.Error("a row read before an invalidation was cached after it")
+	}
+
+	s.accounts.max = 3
+	for i := range 10 {
+		s.accounts.put(s.accounts.gen.Load(), fmt.Sprint(i), Principal{ID: int64(i)})
+	}
+	if n := len(s.accounts.entries); n > 3 {
+		t.Errorf("%d entries, bound 3", n)
 	}
 }

@@ -1,0 +1,64 @@
+package store
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// The account cache keeps AuthUser's answers, so that a request with a
+// token costs no SQL statement for its account check. It holds only what
+// AuthUser returns (ID, name, admin flag, disabled flag, token version),
+// only for accounts that exist, and is emptied after every change to one of
+// those fields commits (SetPassword, UpdateAccount), so a revoked token
+// stops working when the revoking call returns. Accounts are never deleted
+// and never renamed; creating one changes no cached answer.
+//
+// Like the feed cache, it sees the changes this process makes: it assumes
+// one server per data directory, which `moments serve` is built for.
+
+// accountCacheSize bounds the accounts held; about a hundred bytes each.
+const accountCacheSize = 10_000
+
+type accountCache struct {
+	max     int
+	mu      sync.RWMutex
+	entries map[string]Principal // by the name AuthUser was asked for
+	gen     atomic.Uint64        // bumped by every invalidation
+}
+
+func newAccountCache() *accountCache {
+	return &accountCache{max: accountCacheSize, entries: make(map[string]Principal)}
+}
+
+func (c *accountCache) get(name string) (Principal, bool) {
+	c.mu.RLock()
+	p, ok := c.entries[name]
+	c.mu.RUnlock()
+	return p, ok
+}
+
+// put keeps an answer read at generation gen, unless an invalidation has
+// happened since: the row may predate it.
+func (c *accountCache) put(gen uint64, name string, p Principal) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen.Load() != gen {
+		return
+	}
+	if len(c.entries) >= c.max {
+		for victim := range c.entries { // random eviction, see feedCache.put
+			delete(c.entries, victim)
+			break
+		}
+	}
+	c.entries[name] = p
+}
+
+// forget empties the cache. Account changes are rare, and this way no entry
+// can be missed (a user may be cached under several spellings of the name).
+func (c *accountCache) forget() {
+	c.mu.Lock()
+	c.gen.Add(1)
+	clear(c.entries)
+	c.mu.Unlock()
+}
