@@ -60,6 +60,10 @@ func (s *Store) Comments(ctx context.Context, postID int64, limit int, after *Co
 	if err := checkLimit(limit); err != nil {
 		return nil, nil, err
 	}
+	if err := s.beginRead(ctx); err != nil {
+		return nil, nil, err
+	}
+	defer s.endRead()
 	// The post's existence and its comments in one statement: the LEFT
 	// JOIN yields one row of NULLs for a post without comments, and none
 	// for a missing post.
@@ -119,6 +123,10 @@ func (s *Store) Comments(ctx context.Context, postID int64, limit int, after *Co
 // CommentOwners returns who may delete a comment besides admins: its author
 // and the author of its post.
 func (s *Store) CommentOwners(ctx context.Context, id int64) (commentAuthor, postAuthor int64, err error) {
+	if err := s.beginRead(ctx); err != nil {
+		return 0, 0, err
+	}
+	defer s.endRead()
 	err = s.reader.QueryRowContext(ctx, `SELECT c.user_id, p.user_id
 		FROM comments c JOIN posts p ON p.id = c.post_id WHERE c.id = ?`, id).Scan(&commentAuthor, &postAuthor)
 	return commentAuthor, postAuthor, formatError(err)

@@ -148,11 +148,19 @@ func (s *Store) CreatePost(ctx context.Context, userID int64, content string, me
 
 // Post returns one post as viewer (0: anonymous) sees it.
 func (s *Store) Post(ctx context.Context, id, viewer int64) (Post, error) {
+	if err := s.beginRead(ctx); err != nil {
+		return Post{}, err
+	}
+	defer s.endRead()
 	return scanPost(s.stmts.postByID.QueryRowContext(ctx, sql.Named("viewer", viewer), sql.Named("id", id)))
 }
 
 // PostAuthorID returns the ID of a post's author, for permission checks.
 func (s *Store) PostAuthorID(ctx context.Context, id int64) (int64, error) {
+	if err := s.beginRead(ctx); err != nil {
+		return 0, err
+	}
+	defer s.endRead()
 	var author int64
 	err := s.reader.QueryRowContext(ctx, `SELECT user_id FROM posts WHERE id = ?`, id).Scan(&author)
 	return author, formatError(err)
@@ -189,6 +197,10 @@ func (s *Store) Feed(ctx context.Context, q FeedQuery) (PostPage, error) {
 	if err := checkLimit(q.Limit); err != nil {
 		return PostPage{}, err
 	}
+	if err := s.beginRead(ctx); err != nil {
+		return PostPage{}, err
+	}
+	defer s.endRead()
 	pageID, gen, pins := s.cache.begin()
 	defer s.cache.end(pageID)
 	args := []any{sql.Named("viewer", q.Viewer), sql.Named("limit", q.Limit+1), sql.Named("page", pageID)}

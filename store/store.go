@@ -67,6 +67,8 @@ type Store struct {
 	cache  *feedCache
 	// accounts answers AuthUser without SQL (accountcache.go).
 	accounts *accountCache
+	// readSlots holds one token per read connection; see beginRead.
+	readSlots chan struct{}
 
 	// The write loop (writer.go).
 	writes     chan *writeRequest
@@ -142,6 +144,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if readers <= 0 {
 		readers = max(2, runtime.GOMAXPROCS(0))
 	}
+	s.readSlots = make(chan struct{}, readers)
 	s.reader.SetMaxOpenConns(readers)
 	s.reader.SetMaxIdleConns(readers)
 	s.reader.SetConnMaxLifetime(0)
@@ -217,11 +220,31 @@ func (s *Store) LatestVersion() int64 {
 	return sources[len(sources)-1].Version
 }
 
+// beginRead waits for a read connection to be free; endRead gives it back.
+// Every read goes through them so that reads are served in arrival order:
+// database/sql hands a freed connection to a random waiter, which under load
+// leaves a few requests waiting many times longer than the rest. Goroutines
+// blocked sending on a channel are woken first come, first served.
+func (s *Store) beginRead(ctx context.Context) error {
+	select {
+	case s.readSlots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) endRead() { <-s.readSlots }
+
 // Path is the database file's absolute path.
 func (s *Store) Path() string { return s.path }
 
 // Ping runs a real query on a read connection.
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.beginRead(ctx); err != nil {
+		return err
+	}
+	defer s.endRead()
 	var one int
 	return s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }

@@ -82,6 +82,10 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 
 // UserByUsername finds an account by name, ignoring letter case.
 func (s *Store) UserByUsername(ctx context.Context, username string) (User, error) {
+	if err := s.beginRead(ctx); err != nil {
+		return User{}, err
+	}
+	defer s.endRead()
 	return scanUser(s.reader.QueryRowContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE username = ?`, username))
 }
@@ -106,6 +110,10 @@ func (s *Store) AuthUser(ctx context.Context, username string) (Principal, error
 		return p, nil
 	}
 	gen := s.accounts.gen.Load()
+	if err := s.beginRead(ctx); err != nil {
+		return Principal{}, err
+	}
+	defer s.endRead()
 	var p Principal
 	err := s.stmts.authUser.QueryRowContext(ctx, username).Scan(&p.ID, &p.Username, &p.IsAdmin, &p.Disabled, &p.TokenVersion)
 	if err != nil {
@@ -117,11 +125,19 @@ func (s *Store) AuthUser(ctx context.Context, username string) (Principal, error
 
 // UserByID finds an account by ID.
 func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
+	if err := s.beginRead(ctx); err != nil {
+		return User{}, err
+	}
+	defer s.endRead()
 	return scanUser(s.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
 
 // Credentials returns the account and its password hash, for signing in.
 func (s *Store) Credentials(ctx context.Context, username string) (User, string, error) {
+	if err := s.beginRead(ctx); err != nil {
+		return User{}, "", err
+	}
+	defer s.endRead()
 	var hash string
 	var created int64
 	var u User
@@ -232,6 +248,10 @@ func (s *Store) ListUsers(ctx context.Context, limit int, after *UserCursor) ([]
 	if err := checkLimit(limit); err != nil {
 		return nil, nil, err
 	}
+	if err := s.beginRead(ctx); err != nil {
+		return nil, nil, err
+	}
+	defer s.endRead()
 	q := `SELECT ` + userColumns + ` FROM users`
 	args := []any{}
 	if after != nil {
