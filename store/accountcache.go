@@ -9,8 +9,9 @@ import (
 // token costs no SQL statement for its account check. It holds only what
 // AuthUser returns (ID, name, admin flag, disabled flag, token version),
 // only for accounts that exist, and is emptied after every change to one of
-// those fields commits (SetPassword, UpdateAccount), so a revoked token
-// stops working when the revoking call returns. Accounts are never deleted
+// those fields commits (SetPassword, UpdateAccount; on the write goroutine,
+// before any later write), so a revoked token stops working before the
+// revoking call returns. Accounts are never deleted
 // and never renamed; creating one changes no cached answer.
 //
 // Like the feed cache, it sees the changes this process makes: it assumes

@@ -20,9 +20,10 @@ import (
 // statement, cold or warm.
 //
 // Invalidation: posts are never edited, so only deleting a post (DeletePost)
-// and changing a profile (UpdateProfile) make entries stale; both remove the
-// entries after their transaction commits and bump the generation, and a
-// page that read rows before that bump does not put them in the cache.
+// and changing a profile (UpdateProfile) make entries stale. Both remove the
+// entries on the write goroutine right after their commit, before any later
+// write, and bump the generation; a page that began before that bump does
+// not put what it read in the cache.
 
 // feedCacheSize bounds the entries held; about half a kilobyte each.
 const feedCacheSize = 8_000
@@ -165,18 +166,20 @@ func (c *feedCache) forgetAuthor(userID int64) {
 
 // decodeMiss reads the JSON array a page query returns for a post the cache
 // does not hold: [user_id, username, display_name, avatar_url, content,
-// media_urls].
-func decodeMiss(raw string, createdAt time.Time) (*cachedPost, error) {
+// media_urls, created_at].
+func decodeMiss(raw string) (*cachedPost, error) {
 	var fields []json.RawMessage
-	if err := json.Unmarshal([]byte(raw), &fields); err != nil || len(fields) != 6 {
+	if err := json.Unmarshal([]byte(raw), &fields); err != nil || len(fields) != 7 {
 		return nil, fmt.Errorf("store: unexpected post row %.40q: %v", raw, err)
 	}
-	e := cachedPost{createdAt: createdAt}
+	var e cachedPost
+	var created int64
 	for i, dst := range []any{&e.author.ID, &e.author.Username, &e.author.DisplayName, &e.author.AvatarURL,
-		&e.content, &e.mediaJSON} {
+		&e.content, &e.mediaJSON, &created} {
 		if err := json.Unmarshal(fields[i], dst); err != nil {
 			return nil, fmt.Errorf("store: unexpected post row field %d: %w", i, err)
 		}
 	}
+	e.createdAt = fromMillis(created)
 	return &e, nil
 }

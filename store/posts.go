@@ -78,31 +78,32 @@ const (
 
 // The page queries. Keyset pagination: each page starts strictly after the
 // (created_at, id) of the last post of the previous one. The posts_feed and
-// posts_user_timeline indexes hold every column read for a post the feed
-// cache holds, so those rows never touch the table; for the others the
-// correlated subquery reads the post and its author.
+// posts_user_timeline indexes hold every column the page reads for a post
+// the feed cache holds, and likes_user answers "liked by me", so those
+// posts never touch the posts table; for the others a correlated subquery
+// reads the post and its author.
 //
 // The page comes back as one row holding one text value, so the driver
-// converts one value instead of six per post. Each post is a record of
+// converts one value instead of several per post. Each post is a record of
 // space-separated integers,
 //
-//	id created_at like_count comment_count liked_by_me n [json]
+//	id like_count comment_count liked_by_me n [json]
 //
 // where n is 0 for a post the cache holds, or else the length in bytes of
 // the JSON array that follows, [user_id, username, display_name,
-// avatar_url, content, media_urls]. Records are separated by one space.
-// group_concat does not promise to keep the subquery's order, so
+// avatar_url, content, media_urls, created_at]. Records are separated by
+// one space. group_concat does not promise to keep the subquery's order, so
 // parsePage puts the records in order itself.
 const (
-	pageRecord = `p.id || ' ' || p.created_at || ' ' || p.like_count || ' ' || p.comment_count || ' ' ||
-	EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = :viewer) || ' ' ||
+	pageRecord = `p.id || ' ' || p.like_count || ' ' || p.comment_count || ' ' || (l.user_id IS NOT NULL) || ' ' ||
 	CASE WHEN ` + sqlFunctionName + `(:page, p.id) THEN '0' ELSE ifnull((
 		SELECT length(CAST(j AS BLOB)) || ' ' || j FROM (
-			SELECT json_array(u.id, u.username, u.display_name, u.avatar_url, p.content, p.media_urls) AS j
-			FROM users u WHERE u.id = p.user_id)), 'missing') END`
+			SELECT json_array(u.id, u.username, u.display_name, u.avatar_url, r.content, r.media_urls, r.created_at) AS j
+			FROM posts r JOIN users u ON u.id = r.user_id WHERE r.id = p.id)), 'missing') END`
+	pageFrom  = ` FROM posts p LEFT JOIN likes l ON l.post_id = p.id AND l.user_id = :viewer`
 	pageOrder = ` ORDER BY p.created_at DESC, p.id DESC LIMIT :limit`
 
-	pageSelect         = `SELECT group_concat(record, ' ') FROM (SELECT ` + pageRecord + ` AS record FROM posts p`
+	pageSelect         = `SELECT group_concat(record, ' ') FROM (SELECT ` + pageRecord + ` AS record` + pageFrom
 	feedFirstQuery     = pageSelect + pageOrder + `)`
 	feedAfterQuery     = pageSelect + ` WHERE (p.created_at, p.id) < (:at, :id)` + pageOrder + `)`
 	timelineFirstQuery = pageSelect + ` WHERE p.user_id = :author` + pageOrder + `)`
@@ -128,21 +129,20 @@ func (s *Store) CreatePost(ctx context.Context, userID int64, content string, me
 		return Post{}, err
 	}
 	p := Post{Content: content, MediaJSON: string(media), CreatedAt: fromMillis(millis(s.now()))}
-	// Taken before the author's fields are read: a profile change after
-	// this point keeps the entry out of the cache.
-	gen := s.cache.gen.Load()
-	err = s.withTx(ctx, func(tx *sql.Tx) error {
+	err = s.withTxThen(ctx, func(tx *sql.Tx) error {
 		return tx.StmtContext(ctx, s.stmts.insertPost).QueryRowContext(ctx,
 			userID, content, p.MediaJSON, millis(p.CreatedAt)).
 			Scan(&p.ID, &p.Author.ID, &p.Author.Username, &p.Author.DisplayName, &p.Author.AvatarURL)
+	}, func() {
+		// A new post is at the top of the feed: have it ready. This runs
+		// before any later write, so the author's fields are still current.
+		s.cache.put(s.cache.gen.Load(), map[int64]*cachedPost{p.ID: {
+			author: p.Author, content: p.Content, mediaJSON: p.MediaJSON, createdAt: p.CreatedAt,
+		}})
 	})
 	if err != nil {
 		return Post{}, formatError(err)
 	}
-	// A new post is at the top of the feed: have it ready.
-	s.cache.put(gen, map[int64]*cachedPost{p.ID: {
-		author: p.Author, content: p.Content, mediaJSON: p.MediaJSON, createdAt: p.CreatedAt,
-	}})
 	return p, nil
 }
 
@@ -168,8 +168,7 @@ func (s *Store) PostAuthorID(ctx context.Context, id int64) (int64, error) {
 
 // DeletePost deletes a post; its likes and comments go with it.
 func (s *Store) DeletePost(ctx context.Context, id int64) error {
-	defer s.cache.forgetPost(id)
-	return s.withTx(ctx, func(tx *sql.Tx) error {
+	return s.withTxThen(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM posts WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -178,7 +177,7 @@ func (s *Store) DeletePost(ctx context.Context, id int64) error {
 			return ErrNotFound
 		}
 		return nil
-	})
+	}, func() { s.cache.forgetPost(id) })
 }
 
 // FeedQuery selects a page of posts, newest first.
@@ -248,7 +247,7 @@ func parsePage(raw string, pins *pinned, posts *[]Post) (map[int64]*cachedPost, 
 	var fresh map[int64]*cachedPost
 	sorted := true
 	for raw != "" {
-		var f [6]int64
+		var f [5]int64
 		for i := range f {
 			end := strings.IndexByte(raw, ' ')
 			if end < 0 {
@@ -260,14 +259,14 @@ func parsePage(raw string, pins *pinned, posts *[]Post) (map[int64]*cachedPost, 
 			}
 			f[i], raw = n, raw[min(end+1, len(raw)):]
 		}
-		p := Post{ID: f[0], LikeCount: f[2], CommentCount: f[3], LikedByMe: f[4] != 0}
+		p := Post{ID: f[0], LikeCount: f[1], CommentCount: f[2], LikedByMe: f[3] != 0}
 		var e *cachedPost
-		if n := f[5]; n > 0 {
+		if n := f[4]; n > 0 {
 			if n > int64(len(raw)) {
 				return nil, fmt.Errorf("store: page record of post %d is cut short", p.ID)
 			}
 			var err error
-			if e, err = decodeMiss(raw[:n], fromMillis(f[1])); err != nil {
+			if e, err = decodeMiss(raw[:n]); err != nil {
 				return nil, err
 			}
 			raw = raw[min(n+1, int64(len(raw))):]

@@ -172,22 +172,20 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, p ProfileUpdate) (U
 		return s.UserByID(ctx, id)
 	}
 	args = append(args, id)
-	defer s.cache.forgetAuthor(id)
 	var u User
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTxThen(ctx, func(tx *sql.Tx) error {
 		var err error
 		u, err = scanUser(tx.QueryRowContext(ctx,
 			`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ? RETURNING `+userColumns, args...))
 		return err
-	})
+	}, func() { s.cache.forgetAuthor(id) })
 	return u, err
 }
 
 // SetPassword stores a new password hash and bumps the token version, which
 // revokes every token issued before.
 func (s *Store) SetPassword(ctx context.Context, id int64, hash string) error {
-	defer s.accounts.forget()
-	return s.withTx(ctx, func(tx *sql.Tx) error {
+	return s.withTxThen(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?`, hash, id)
 		if err != nil {
@@ -197,7 +195,7 @@ func (s *Store) SetPassword(ctx context.Context, id int64, hash string) error {
 			return ErrNotFound
 		}
 		return nil
-	})
+	}, s.accounts.forget)
 }
 
 // AdminUpdate changes the fields that are set.
@@ -211,9 +209,8 @@ type AdminUpdate struct {
 // if the account is enabled again). A change that would leave no active
 // admin is ErrLastAdmin and changes nothing.
 func (s *Store) UpdateAccount(ctx context.Context, id int64, a AdminUpdate) (User, error) {
-	defer s.accounts.forget()
 	var u User
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTxThen(ctx, func(tx *sql.Tx) error {
 		var err error
 		u, err = scanUser(tx.QueryRowContext(ctx, `UPDATE users SET
 				is_admin = coalesce(?, is_admin),
@@ -232,7 +229,7 @@ func (s *Store) UpdateAccount(ctx context.Context, id int64, a AdminUpdate) (Use
 			return ErrLastAdmin
 		}
 		return nil
-	})
+	}, s.accounts.forget)
 	return u, err
 }
 

@@ -26,6 +26,10 @@ type writeRequest struct {
 	ctx  context.Context
 	fn   func(*sql.Tx) error
 	done chan error
+	// committed, if set, runs on the write goroutine once fn's changes
+	// have committed and before any later write runs: the place to update
+	// in-memory caches, in the order of the commits.
+	committed func()
 }
 
 // startWriter starts the goroutine that runs every write.
@@ -64,10 +68,19 @@ func (s *Store) writeLoop() {
 // committed, or fn's error. fn must use tx, never the pools, and must not
 // call withTx.
 func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.withTxThen(ctx, fn, nil)
+}
+
+// withTxThen is withTx with a function run after the commit, on the write
+// goroutine, before the next write (see writeRequest.committed). Cache
+// updates made there cannot race a later write: a post deleted and then
+// created again under the same ID has its old cache entry dropped before
+// the new row commits.
+func (s *Store) withTxThen(ctx context.Context, fn func(tx *sql.Tx) error, committed func()) error {
 	if s.writes == nil {
 		return errors.New("store: opened without migrating, for schema maintenance only")
 	}
-	r := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	r := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1), committed: committed}
 	select {
 	case s.writes <- r:
 	case <-ctx.Done():
@@ -125,6 +138,9 @@ func (s *Store) runBatch(batch []*writeRequest) {
 		}
 	}
 	for i, r := range batch {
+		if results[i] == nil && r.committed != nil {
+			r.committed()
+		}
 		r.done <- results[i]
 	}
 }
