@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"hash"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -15,7 +17,8 @@ import (
 // belongs to. A forged, damaged or borrowed cursor fails the MAC and is a
 // 422 before it gets anywhere near SQL.
 type cursors struct {
-	key []byte
+	key  []byte
+	macs sync.Pool // of HMAC-SHA256 keyed with key, reset before use
 }
 
 const (
@@ -32,15 +35,19 @@ func newCursors(secret []byte) *cursors {
 	// tokens can never be confused for each other.
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("moments cursor key v1"))
-	return &cursors{key: m.Sum(nil)}
+	c := &cursors{key: m.Sum(nil)}
+	c.macs.New = func() any { return hmac.New(sha256.New, c.key) }
+	return c
 }
 
 func (c *cursors) mac(list string, payload []byte) []byte {
-	m := hmac.New(sha256.New, c.key)
+	m := c.macs.Get().(hash.Hash)
+	defer c.macs.Put(m)
+	m.Reset()
 	m.Write([]byte(list))
 	m.Write([]byte{0})
 	m.Write(payload)
-	return m.Sum(nil)[:cursorMACSize]
+	return m.Sum(make([]byte, 0, sha256.Size))[:cursorMACSize]
 }
 
 // encode makes the cursor for position (a, b) in the named list.

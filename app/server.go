@@ -177,12 +177,17 @@ const (
 // securityHeaders sets the headers every response carries. Handlers that
 // serve HTML replace the Content-Security-Policy with their page's.
 func securityHeaders(next http.Handler) http.Handler {
+	// The keys are in canonical form and each value slice is full (len ==
+	// cap), so sharing them between responses is safe: Header.Add appends
+	// to a copy and Header.Set replaces the slice. This saves four
+	// allocations per request.
+	nosniff, noReferrer, deny, csp := []string{"nosniff"}, []string{"no-referrer"}, []string{"DENY"}, []string{apiPolicy}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", apiPolicy)
+		h["X-Content-Type-Options"] = nosniff
+		h["Referrer-Policy"] = noReferrer
+		h["X-Frame-Options"] = deny
+		h["Content-Security-Policy"] = csp
 		next.ServeHTTP(w, r)
 	})
 }
