@@ -60,8 +60,7 @@ func (s *Store) Comments(ctx context.Context, postID int64, limit int, after *Co
 	if err := checkLimit(limit); err != nil {
 		return nil, nil, err
 	}
-	ctx, err := s.beginRead(ctx)
-	if err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return nil, nil, err
 	}
 	defer s.endRead()
@@ -124,8 +123,7 @@ func (s *Store) Comments(ctx context.Context, postID int64, limit int, after *Co
 // CommentOwners returns who may delete a comment besides admins: its author
 // and the author of its post.
 func (s *Store) CommentOwners(ctx context.Context, id int64) (commentAuthor, postAuthor int64, err error) {
-	ctx, err = s.beginRead(ctx)
-	if err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return 0, 0, err
 	}
 	defer s.endRead()

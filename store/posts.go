@@ -148,8 +148,7 @@ func (s *Store) CreatePost(ctx context.Context, userID int64, content string, me
 
 // Post returns one post as viewer (0: anonymous) sees it.
 func (s *Store) Post(ctx context.Context, id, viewer int64) (Post, error) {
-	ctx, err := s.beginRead(ctx)
-	if err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return Post{}, err
 	}
 	defer s.endRead()
@@ -158,13 +157,12 @@ func (s *Store) Post(ctx context.Context, id, viewer int64) (Post, error) {
 
 // PostAuthorID returns the ID of a post's author, for permission checks.
 func (s *Store) PostAuthorID(ctx context.Context, id int64) (int64, error) {
-	ctx, err := s.beginRead(ctx)
-	if err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return 0, err
 	}
 	defer s.endRead()
 	var author int64
-	err = s.reader.QueryRowContext(ctx, `SELECT user_id FROM posts WHERE id = ?`, id).Scan(&author)
+	err := s.reader.QueryRowContext(ctx, `SELECT user_id FROM posts WHERE id = ?`, id).Scan(&author)
 	return author, formatError(err)
 }
 
@@ -198,8 +196,7 @@ func (s *Store) Feed(ctx context.Context, q FeedQuery) (PostPage, error) {
 	if err := checkLimit(q.Limit); err != nil {
 		return PostPage{}, err
 	}
-	ctx, err := s.beginRead(ctx)
-	if err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return PostPage{}, err
 	}
 	defer s.endRead()

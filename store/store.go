@@ -225,17 +225,12 @@ func (s *Store) LatestVersion() int64 {
 // database/sql hands a freed connection to a random waiter, which under load
 // leaves a few requests waiting many times longer than the rest. Goroutines
 // blocked sending on a channel are woken first come, first served.
-//
-// The context returned is ctx without its cancellation, for the query: the
-// wait honours ctx, but a read is a bounded indexed lookup of well under a
-// millisecond, and a cancellable context costs database/sql a goroutine
-// per query to watch it.
-func (s *Store) beginRead(ctx context.Context) (context.Context, error) {
+func (s *Store) beginRead(ctx context.Context) error {
 	select {
 	case s.readSlots <- struct{}{}:
-		return context.WithoutCancel(ctx), nil
+		return nil
 	case <-ctx.Done():
-		return ctx, ctx.Err()
+		return ctx.Err()
 	}
 }
 
@@ -246,8 +241,7 @@ func (s *Store) Path() string { return s.path }
 
 // Ping runs a real query on a read connection.
 func (s *Store) Ping(ctx context.Context) error {
-	ctx, err := s.beginRead(ctx)
-	if err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return err
 	}
 	defer s.endRead()

@@ -82,8 +82,7 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
 
 // UserByUsername finds an account by name, ignoring letter case.
 func (s *Store) UserByUsername(ctx context.Context, username string) (User, error) {
-	ctx, err := s.beginRead(ctx)
-	if err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return User{}, err
 	}
 	defer s.endRead()
@@ -111,13 +110,12 @@ func (s *Store) AuthUser(ctx context.Context, username string) (Principal, error
 		return p, nil
 	}
 	gen := s.accounts.gen.Load()
-	ctx, err := s.beginRead(ctx)
-	if err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return Principal{}, err
 	}
 	defer s.endRead()
 	var p Principal
-	err = s.stmts.authUser.QueryRowContext(ctx, username).Scan(&p.ID, &p.Username, &p.IsAdmin, &p.Disabled, &p.TokenVersion)
+	err := s.stmts.authUser.QueryRowContext(ctx, username).Scan(&p.ID, &p.Username, &p.IsAdmin, &p.Disabled, &p.TokenVersion)
 	if err != nil {
 		return Principal{}, formatError(err)
 	}
@@ -127,8 +125,7 @@ func (s *Store) AuthUser(ctx context.Context, username string) (Principal, error
 
 // UserByID finds an account by ID.
 func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
-	ctx, err := s.beginRead(ctx)
-	if err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return User{}, err
 	}
 	defer s.endRead()
@@ -137,15 +134,14 @@ func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
 
 // Credentials returns the account and its password hash, for signing in.
 func (s *Store) Credentials(ctx context.Context, username string) (User, string, error) {
-	ctx, err := s.beginRead(ctx)
-	if err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return User{}, "", err
 	}
 	defer s.endRead()
 	var hash string
 	var created int64
 	var u User
-	err = s.reader.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE username = ?`, username).
+	err := s.reader.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE username = ?`, username).
 		Scan(&u.ID, &u.Username, &u.DisplayName, &u.Bio, &u.AvatarURL,
 			&u.IsAdmin, &u.Disabled, &u.TokenVersion, &created, &hash)
 	u.CreatedAt = fromMillis(created)
@@ -249,8 +245,7 @@ func (s *Store) ListUsers(ctx context.Context, limit int, after *UserCursor) ([]
 	if err := checkLimit(limit); err != nil {
 		return nil, nil, err
 	}
-	ctx, err := s.beginRead(ctx)
-	if err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return nil, nil, err
 	}
 	defer s.endRead()
