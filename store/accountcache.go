@@ -47,10 +47,7 @@ func (c *accountCache) put(gen uint64, name string, p Principal) {
 		return
 	}
 	if len(c.entries) >= c.max {
-		for victim := range c.entries { // random eviction, see feedCache.put
-			delete(c.entries, victim)
-			break
-		}
+		evictOne(c.entries)
 	}
 	c.entries[name] = p
 }

@@ -134,12 +134,7 @@ func (c *feedCache) put(gen uint64, fresh map[int64]*cachedPost) {
 	}
 	for id, e := range fresh {
 		if len(c.entries) >= c.max {
-			// Evict an arbitrary entry: map iteration order is random,
-			// which makes this random eviction at O(1).
-			for victim := range c.entries {
-				delete(c.entries, victim)
-				break
-			}
+			evictOne(c.entries)
 		}
 		c.entries[id] = e
 	}
@@ -184,4 +179,13 @@ func decodeMiss(raw string) (*cachedPost, error) {
 	}
 	e.createdAt = fromMillis(created)
 	return &e, nil
+}
+
+// evictOne deletes an arbitrary entry of m: map iteration order is random,
+// which makes this random eviction at O(1).
+func evictOne[K comparable, V any](m map[K]V) {
+	for victim := range m {
+		delete(m, victim)
+		return
+	}
 }
