@@ -60,3 +60,12 @@ func (c *accountCache) forget() {
 	clear(c.entries)
 	c.mu.Unlock()
 }
+
+// evictOne deletes an arbitrary entry of m: map iteration order is random,
+// which makes this random eviction at O(1).
+func evictOne[K comparable, V any](m map[K]V) {
+	for victim := range m {
+		delete(m, victim)
+		return
+	}
+}

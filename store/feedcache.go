@@ -1,47 +1,77 @@
 package store
 
 import (
-	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"modernc.org/sqlite"
 )
 
 // The feed cache keeps the parts of a post that never change (its content,
-// media and time) together with its author's display fields, so that a feed
-// page can be answered from the covering index alone: the page query asks
-// the cache, through a SQL function, whether it holds each post, and reads
-// the post row and the author only for the posts it does not. Counters and
-// "liked by me" always come from the query. A page therefore stays one SQL
-// statement, cold or warm.
+// media and time) together with its author's display fields, so that a
+// feed page can be answered from the covering index alone. Counters and
+// "liked by me" always come from the page's one SQL statement.
 //
-// Invalidation: posts are never edited, so only deleting a post (DeletePost)
-// and changing a profile (UpdateProfile) make entries stale. Both remove the
-// entries on the write goroutine right after their commit, before any later
-// write, and bump the generation; a page that began before that bump does
-// not put what it read in the cache.
+// The cache describes itself by key ranges. A list (the feed, or one
+// author's timeline) holds segments; a segment says "every post of this
+// list whose (created_at, id) lies in [lo, hi) is one of mine". Before its
+// query a page copies the cached posts at its place and the range they
+// cover; the query returns only counters for posts in that range, and the
+// full row for any other. A range test costs the query next to nothing; a
+// call into Go for each row would not.
+//
+// What keeps a range true:
+//   - The writer gives each new post a key above every key before it
+//     (postKeys.next), so no post is ever created inside a range.
+//   - Post IDs are never reused while the process runs, so an ID names one
+//     post for the cache's whole life.
+//   - A deleted post is dropped from its segment; "every post that exists
+//     is held" stays true.
+//   - A profile change rewrites the author's cached posts, and bumps the
+//     generation so that a page read before the change does not put what
+//     it read into the cache after it.
+//   - Pages copy what they need under the read lock, so later eviction
+//     cannot take a post from a page that is running.
+//
+// Every change to the cache runs on the write goroutine right after its
+// commit and before the writer answers, or under the generation check.
 
-// feedCacheSize bounds the entries held: 200 pages of 20. An entry with its
-// rendering takes one to two kilobytes; at 8,000 a walk through the whole
-// feed took the server to 50 MB resident.
+// feedCacheSize bounds the posts held over all lists: 200 pages of 20. A
+// post with its rendering takes one to two kilobytes.
 const feedCacheSize = 4_000
+
+// feedList is the cache list of the feed; a timeline's list is its author's ID.
+const feedList = 0
+
+// feedKey is a post's place in newest-first order: (created_at, id).
+type feedKey struct{ at, id int64 }
+
+func (k feedKey) less(o feedKey) bool { return k.at < o.at || k.at == o.at && k.id < o.id }
+
+// next is the smallest key above k.
+func (k feedKey) next() feedKey { return feedKey{k.at, k.id + 1} }
+
+var minKey = feedKey{math.MinInt64, math.MinInt64}
 
 // cachedPost is the immutable part of a post as a page shows it.
 type cachedPost struct {
+	id        int64
+	key       feedKey
 	author    Author
 	content   string
 	mediaJSON string
-	createdAt time.Time
 	rendered  Rendered
 }
 
+func (e *cachedPost) createdAt() time.Time { return fromMillis(e.key.at) }
+
 // Rendered holds one rendering of a cached post's unchanging fields, made by
 // the first page that shows the post and reused by the pages after it. A
-// profile change or a delete drops the cache entry and its rendering.
+// profile change replaces the cached post, and with it the rendering.
 type Rendered struct {
 	b atomic.Pointer[[]byte]
 }
@@ -57,135 +87,294 @@ func (r *Rendered) Load() []byte {
 // Store keeps b, which the caller must not change afterwards.
 func (r *Rendered) Store(b []byte) { r.b.Store(&b) }
 
+// segment holds every post of its list with a key in [lo, hi), oldest first.
+type segment struct {
+	lo, hi feedKey
+	posts  []*cachedPost
+	used   atomic.Uint64 // the cache's clock when a page last used it
+}
+
 type feedCache struct {
-	max     int // entries held at most
-	mu      sync.RWMutex
-	entries map[int64]*cachedPost
-	gen     atomic.Uint64 // bumped by every invalidation
-
-	// pages maps a running page query's ID to the entries its SQL function
-	// calls found, so an entry evicted while the query runs is still there
-	// when its row is assembled.
-	pages  sync.Map // int64 → *pinned
-	nextID atomic.Int64
+	max   int // posts held at most, over all lists
+	mu    sync.RWMutex
+	lists map[int64][]*segment // disjoint segments in key order
+	size  int
+	// resets counts the times a page found the table holding a post the
+	// cache said it held, and emptied the cache.
+	resets atomic.Int64
+	// tableReads counts the posts pages read from the table instead.
+	tableReads atomic.Int64
+	// top is the key of the newest post committed, whether it still
+	// exists or not: no post with a higher key existed when it was set.
+	top   feedKey
+	clock atomic.Uint64
+	gen   atomic.Uint64 // bumped by every profile change
 }
 
-type pinned struct {
-	mu      sync.Mutex
-	entries map[int64]*cachedPost
+func newFeedCache(top feedKey) *feedCache {
+	return &feedCache{max: feedCacheSize, lists: make(map[int64][]*segment), top: top}
 }
 
-func newFeedCache() *feedCache {
-	return &feedCache{max: feedCacheSize, entries: make(map[int64]*cachedPost)}
+// window is what a page takes from the cache before its query: every post
+// of the list with a key in [lo, hi) is in posts. An empty range (lo == hi)
+// claims nothing. No post above top existed when the window was taken.
+type window struct {
+	lo, hi feedKey
+	posts  []*cachedPost
+	top    feedKey
+	gen    uint64
 }
 
-// sqlFunctionName is the SQL function the page queries call.
-const sqlFunctionName = "moments_cached"
-
-// register installs moments_cached(page, post_id) on the connections of d:
-// true when the cache holds the post, which it then pins for that page.
-func (c *feedCache) register(d *sqlite.Driver) error {
-	return d.RegisterScalarFunction(sqlFunctionName, 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-		page, ok1 := args[0].(int64)
-		id, ok2 := args[1].(int64)
-		if !ok1 || !ok2 {
-			return nil, fmt.Errorf("%s wants two integers", sqlFunctionName)
-		}
-		v, ok := c.pages.Load(page)
-		if !ok {
-			return false, nil
-		}
-		c.mu.RLock()
-		e := c.entries[id]
-		c.mu.RUnlock()
-		if e == nil {
-			return false, nil
-		}
-		p := v.(*pinned)
-		p.mu.Lock()
-		p.entries[id] = e
-		p.mu.Unlock()
-		return true, nil
-	})
+// window copies up to n cached posts just below before (nil: the top of the
+// list) into buf.
+func (c *feedCache) window(list int64, before *feedKey, n int, buf []*cachedPost) window {
+	w := window{gen: c.gen.Load(), posts: buf[:0]}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	w.top = c.top
+	segs := c.lists[list]
+	// The segment with the highest lo below the page's start.
+	i := len(segs) - 1
+	if before != nil {
+		i = sort.Search(len(segs), func(i int) bool { return !segs[i].lo.less(*before) }) - 1
+	}
+	if i < 0 {
+		return w
+	}
+	s := segs[i]
+	s.used.Store(c.clock.Add(1))
+	w.hi = s.hi
+	if before != nil && before.less(w.hi) {
+		w.hi = *before
+	}
+	end := sort.Search(len(s.posts), func(j int) bool { return !s.posts[j].key.less(w.hi) })
+	start := max(0, end-n)
+	w.posts = append(w.posts, s.posts[start:end]...)
+	w.lo = s.lo
+	if start > 0 {
+		w.lo = s.posts[start].key
+	}
+	return w
 }
 
-// begin starts a page: its ID for the SQL function, the generation the
-// page's misses may be stored under, and its pins.
-func (c *feedCache) begin() (int64, uint64, *pinned) {
-	id := c.nextID.Add(1)
-	p := &pinned{entries: make(map[int64]*cachedPost)}
-	gen := c.gen.Load()
-	c.pages.Store(id, p)
-	return id, gen, p
+// pageRange is the key range a page read with window w covers completely:
+// every post of the list in it is on the page. The page started below
+// before (nil: the top) and holds up to limit+1 posts, newest first. The
+// range runs from its last post, or the list's end if it got there, up to
+// its start, but never above the newest post that existed when the window
+// was taken: a post created since may lie between.
+func pageRange(w *window, before *feedKey, page []*cachedPost, limit int) (lo, hi feedKey) {
+	lo = minKey
+	if len(page) > limit {
+		lo = page[len(page)-1].key
+	}
+	hi = w.top.next()
+	if before != nil && before.less(hi) {
+		hi = *before
+	}
+	return lo, hi
 }
 
-func (c *feedCache) end(id int64) { c.pages.Delete(id) }
-
-// put stores entries read from the database at generation gen, unless an
-// invalidation has happened since.
-func (c *feedCache) put(gen uint64, fresh map[int64]*cachedPost) {
-	if len(fresh) == 0 {
+// fill records what a page read at generation gen: every post of the list
+// with a key in [lo, hi) is one of posts, which are in any order.
+func (c *feedCache) fill(list int64, gen uint64, lo, hi feedKey, posts []*cachedPost) {
+	if !lo.less(hi) {
 		return
 	}
+	fresh := make([]*cachedPost, 0, len(posts))
+	for _, e := range posts {
+		if !e.key.less(lo) && e.key.less(hi) {
+			fresh = append(fresh, e)
+		}
+	}
+	slices.SortFunc(fresh, func(a, b *cachedPost) int { return compareKeys(a.key, b.key) })
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen.Load() != gen {
 		return
 	}
-	for id, e := range fresh {
-		if len(c.entries) >= c.max {
-			evictOne(c.entries)
+	segs := c.lists[list]
+	// Segments that overlap or touch [lo, hi) merge with it.
+	a := sort.Search(len(segs), func(i int) bool { return !segs[i].hi.less(lo) })
+	b := sort.Search(len(segs), func(i int) bool { return hi.less(segs[i].lo) })
+	merged := &segment{lo: lo, hi: hi}
+	var held []*cachedPost
+	for _, s := range segs[a:b] {
+		if s.lo.less(merged.lo) {
+			merged.lo = s.lo
 		}
-		c.entries[id] = e
+		if merged.hi.less(s.hi) {
+			merged.hi = s.hi
+		}
+		held = append(held, s.posts...)
+		c.size -= len(s.posts)
 	}
+	merged.posts = mergeByKey(held, fresh)
+	c.size += len(merged.posts)
+	merged.used.Store(c.clock.Add(1))
+	growsDown := a == b || lo.less(segs[a].lo)
+	c.lists[list] = slices.Replace(segs, a, b, merged)
+	c.evict(merged, growsDown)
 }
 
-// forgetPost drops a deleted post.
-func (c *feedCache) forgetPost(id int64) {
+// mergeByKey merges two lists in key order into a new one, keeping held's
+// post where both have the same key.
+func mergeByKey(held, fresh []*cachedPost) []*cachedPost {
+	out := make([]*cachedPost, 0, len(held)+len(fresh))
+	i, j := 0, 0
+	for i < len(held) && j < len(fresh) {
+		switch compareKeys(held[i].key, fresh[j].key) {
+		case -1:
+			out = append(out, held[i])
+			i++
+		case 1:
+			out = append(out, fresh[j])
+			j++
+		default:
+			out = append(out, held[i])
+			i++
+			j++
+		}
+	}
+	out = append(out, held[i:]...)
+	return append(out, fresh[j:]...)
+}
+
+func compareKeys(a, b feedKey) int {
+	switch {
+	case a.less(b):
+		return -1
+	case b.less(a):
+		return 1
+	}
+	return 0
+}
+
+// added records a new post, the newest of all, and puts it at the top of
+// the feed's list if that list's top segment reaches the post before it.
+func (c *feedCache) added(e *cachedPost) {
 	c.mu.Lock()
-	c.gen.Add(1)
-	delete(c.entries, id)
-	c.mu.Unlock()
-}
-
-// forgetAuthor drops every post of an author whose profile changed. It is
-// rare, so a scan of the bounded cache is fine.
-func (c *feedCache) forgetAuthor(userID int64) {
-	c.mu.Lock()
-	c.gen.Add(1)
-	for id, e := range c.entries {
-		if e.author.ID == userID {
-			delete(c.entries, id)
-		}
-	}
-	c.mu.Unlock()
-}
-
-// decodeMiss reads the JSON array a page query returns for a post the cache
-// does not hold: [user_id, username, display_name, avatar_url, content,
-// media_urls, created_at].
-func decodeMiss(raw string) (*cachedPost, error) {
-	var fields []json.RawMessage
-	if err := json.Unmarshal([]byte(raw), &fields); err != nil || len(fields) != 7 {
-		return nil, fmt.Errorf("store: unexpected post row %.40q: %v", raw, err)
-	}
-	var e cachedPost
-	var created int64
-	for i, dst := range []any{&e.author.ID, &e.author.Username, &e.author.DisplayName, &e.author.AvatarURL,
-		&e.content, &e.mediaJSON, &created} {
-		if err := json.Unmarshal(fields[i], dst); err != nil {
-			return nil, fmt.Errorf("store: unexpected post row field %d: %w", i, err)
-		}
-	}
-	e.createdAt = fromMillis(created)
-	return &e, nil
-}
-
-// evictOne deletes an arbitrary entry of m: map iteration order is random,
-// which makes this random eviction at O(1).
-func evictOne[K comparable, V any](m map[K]V) {
-	for victim := range m {
-		delete(m, victim)
+	defer c.mu.Unlock()
+	prev := c.top
+	c.top = e.key
+	segs := c.lists[feedList]
+	if len(segs) == 0 {
 		return
 	}
+	top := segs[len(segs)-1]
+	if !prev.less(top.hi) { // the segment stops below prev: posts may lie between
+		return
+	}
+	// Keys only grow, so this is an append.
+	j := sort.Search(len(top.posts), func(j int) bool { return !top.posts[j].key.less(e.key) })
+	top.posts = slices.Insert(top.posts, j, e)
+	if top.hi.less(e.key.next()) {
+		top.hi = e.key.next()
+	}
+	c.size++
+	c.evict(top, false)
+}
+
+// deleted drops a deleted post from the feed's list and its author's.
+func (c *feedCache) deleted(author int64, key feedKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, list := range []int64{feedList, author} {
+		segs := c.lists[list]
+		i := sort.Search(len(segs), func(i int) bool { return key.less(segs[i].hi) })
+		if i == len(segs) || key.less(segs[i].lo) {
+			continue
+		}
+		s := segs[i]
+		j := sort.Search(len(s.posts), func(j int) bool { return !s.posts[j].key.less(key) })
+		if j < len(s.posts) && s.posts[j].key == key {
+			s.posts = slices.Delete(s.posts, j, j+1)
+			c.size--
+		}
+	}
+}
+
+// profileChanged gives the author's cached posts the author's new display
+// fields, in every list.
+func (c *feedCache) profileChanged(a Author) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen.Add(1)
+	for _, segs := range c.lists {
+		for _, s := range segs {
+			for i, e := range s.posts {
+				if e.author.ID == a.ID {
+					s.posts[i] = &cachedPost{id: e.id, key: e.key, author: a, content: e.content, mediaJSON: e.mediaJSON}
+				}
+			}
+		}
+	}
+}
+
+// evict brings the cache back within its bound: least recently used
+// segments go first, and keep, which just grew, is trimmed last from the
+// end away from its growth. The caller holds the write lock.
+func (c *feedCache) evict(keep *segment, grewDown bool) {
+	for c.size > c.max {
+		var victim *segment
+		var victimList int64
+		for list, segs := range c.lists {
+			for _, s := range segs {
+				if s != keep && (victim == nil || s.used.Load() < victim.used.Load()) {
+					victim, victimList = s, list
+				}
+			}
+		}
+		if victim != nil {
+			c.size -= len(victim.posts)
+			segs := slices.DeleteFunc(c.lists[victimList], func(s *segment) bool { return s == victim })
+			if len(segs) == 0 {
+				delete(c.lists, victimList)
+			} else {
+				c.lists[victimList] = segs
+			}
+			continue
+		}
+		k := c.size - c.max
+		c.size -= k
+		if grewDown { // drop the newest: they were read longest ago
+			n := len(keep.posts) - k
+			keep.hi = keep.posts[n].key
+			clear(keep.posts[n:])
+			keep.posts = keep.posts[:n]
+		} else { // drop the oldest
+			keep.lo = keep.posts[k].key
+			clear(keep.posts[:k])
+			keep.posts = keep.posts[k:]
+		}
+	}
+}
+
+// decodeMiss reads the JSON array a page query returns for a post outside
+// its window: [liked_by_me, user_id, username, display_name, avatar_url,
+// content, media_urls, created_at].
+func decodeMiss(id int64, raw string) (*cachedPost, bool, error) {
+	var fields []json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &fields); err != nil || len(fields) != 8 {
+		return nil, false, fmt.Errorf("store: unexpected post row %.40q: %v", raw, err)
+	}
+	e := cachedPost{id: id, key: feedKey{id: id}}
+	var liked int
+	for i, dst := range []any{&liked, &e.author.ID, &e.author.Username, &e.author.DisplayName, &e.author.AvatarURL,
+		&e.content, &e.mediaJSON, &e.key.at} {
+		if err := json.Unmarshal(fields[i], dst); err != nil {
+			return nil, false, fmt.Errorf("store: unexpected post row field %d: %w", i, err)
+		}
+	}
+	return &e, liked != 0, nil
+}
+
+// reset empties the cache.
+func (c *feedCache) reset() {
+	c.resets.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen.Add(1)
+	clear(c.lists)
+	c.size = 0
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 )
@@ -64,17 +65,19 @@ func TestFeedCacheInvalidation(t *testing.T) {
 // author into the cache after it.
 func TestFeedCacheRefusesStaleFill(t *testing.T) {
 	t.Parallel()
-	c := newFeedCache()
-	_, gen, _ := c.begin()
-	c.forgetAuthor(1) // the change lands while the page is running
-	c.put(gen, map[int64]*cachedPost{7: {author: Author{ID: 1, DisplayName: "old"}}})
-	if len(c.entries) != 0 {
-		t.Fatal("a stale entry was cached")
+	top := feedKey{100, 7}
+	c := newFeedCache(top)
+	stale := []*cachedPost{{id: 7, key: top, author: Author{ID: 1, DisplayName: "old"}}}
+	w := c.window(feedList, nil, 21, nil)
+	c.profileChanged(Author{ID: 1, DisplayName: "new"}) // the change lands while the page is running
+	c.fill(feedList, w.gen, minKey, top.next(), stale)
+	if c.size != 0 {
+		t.Fatal("a stale post was cached")
 	}
-	_, gen, _ = c.begin()
-	c.put(gen, map[int64]*cachedPost{7: {author: Author{ID: 1, DisplayName: "new"}}})
-	if c.entries[7] == nil {
-		t.Fatal("a fresh entry was not cached")
+	w = c.window(feedList, nil, 21, nil)
+	c.fill(feedList, w.gen, minKey, top.next(), []*cachedPost{{id: 7, key: top, author: Author{ID: 1, DisplayName: "new"}}})
+	if got := c.window(feedList, nil, 21, nil); len(got.posts) != 1 || got.posts[0].author.DisplayName != "new" {
+		t.Fatalf("a fresh post was not cached: %+v", got)
 	}
 }
 
@@ -100,8 +103,8 @@ func TestFeedCacheEviction(t *testing.T) {
 				t.Fatalf("round %d: post %d = %q by %q, want %q", round, i, p.Content, p.Author.Username, want)
 			}
 		}
-		if n := len(s.cache.entries); n > 10 {
-			t.Fatalf("cache holds %d entries, bound 10", n)
+		if n := s.cache.size; n > 10 {
+			t.Fatalf("cache holds %d posts, bound 10", n)
 		}
 	}
 }
@@ -147,36 +150,52 @@ func TestFeedColdReadsTextExactly(t *testing.T) {
 // order, and refuses records it cannot read instead of guessing.
 func TestParsePage(t *testing.T) {
 	t.Parallel()
-	e := &cachedPost{createdAt: fromMillis(1000)}
-	pins := &pinned{entries: map[int64]*cachedPost{1: e, 2: e, 3: {createdAt: fromMillis(2000)}}}
+	window := []*cachedPost{{id: 1, key: feedKey{1000, 1}}, {id: 2, key: feedKey{1000, 2}}, {id: 3, key: feedKey{2000, 3}}}
+	miss := `[1,9,"ann","Ann","","hi","[]",500]`
 	var posts []Post
-	if _, err := parsePage("1 5 6 1 0 3 0 0 0 0 2 0 0 0 0", pins, &posts); err != nil {
+	var entries []*cachedPost
+	misses, err := parsePage(fmt.Sprintf("1 5 6 0 3 0 0 0 2 0 0 0 4 0 0 %d %s", len(miss), miss), "1 3", window, &posts, &entries)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var ids []int64
 	for _, p := range posts {
 		ids = append(ids, p.ID)
 	}
-	if fmt.Sprint(ids) != "[3 2 1]" || posts[2].LikeCount != 5 || posts[2].CommentCount != 6 || !posts[2].LikedByMe {
-		t.Errorf("got %v, %+v", ids, posts)
+	if fmt.Sprint(ids) != "[3 2 1 4]" || misses != 1 || len(entries) != 4 || entries[3].id != 4 {
+		t.Fatalf("got %v, %d misses, %+v", ids, misses, posts)
 	}
-	for _, bad := range []string{
-		"1 5 6 1",              // too few fields
-		"1 5 6 1 x",            // not a number
-		"4 0 0 0 0",            // neither pinned nor read
-		"4 0 0 0 40 [1,\"a\"]", // cut short
-		"4 0 0 0 7 [1,\"a\"]",  // not the seven fields
-		"1 0 0 0 missing",      // the author row was missing
+	if p := posts[2]; p.LikeCount != 5 || p.CommentCount != 6 || !p.LikedByMe {
+		t.Errorf("post 1: %+v", p)
+	}
+	if posts[1].LikedByMe || !posts[0].LikedByMe {
+		t.Errorf("liked: %v %v", posts[1].LikedByMe, posts[0].LikedByMe)
+	}
+	if p := posts[3]; !p.LikedByMe || p.Author.Username != "ann" || p.Content != "hi" || millis(p.CreatedAt) != 500 {
+		t.Errorf("post read from the table: %+v", p)
+	}
+	for _, bad := range []struct{ records, liked string }{
+		{"1 5 6", ""},              // too few fields
+		{"1 5 6 x", ""},            // not a number
+		{"1 0 0 40 [1,\"a\"]", ""}, // cut short
+		{"4 0 0 7 [1,\"a\"]", ""},  // not the eight fields
+		{"1 0 0 missing", ""},      // the author row was missing
+		{"1 0 0 0", "1 x"},         // a liked ID that is not a number
+		{"4 0 0 0", ""},            // in the window's range, not in the window
 	} {
-		posts = posts[:0]
-		if _, err := parsePage(bad, pins, &posts); err == nil {
-			t.Errorf("parsePage(%q) accepted it: %+v", bad, posts)
+		posts, entries = posts[:0], entries[:0]
+		if _, err := parsePage(bad.records, bad.liked, window, &posts, &entries); err == nil {
+			t.Errorf("parsePage(%q, %q) accepted it: %+v", bad.records, bad.liked, posts)
 		}
+	}
+	posts, entries = posts[:0], entries[:0]
+	if _, err := parsePage("4 0 0 0", "", window, &posts, &entries); !errors.Is(err, errNotInWindow) {
+		t.Errorf("a post missing from the window: %v", err)
 	}
 }
 
-// SQLite gives a new post the ID of a deleted newest post; the cache never
-// shows the deleted post's text for it.
+// SQLite would give a new post the ID of a deleted newest post; the store
+// never does, and the feed never shows the deleted post's text.
 func TestFeedCacheReusedID(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
@@ -192,8 +211,8 @@ func TestFeedCacheReusedID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.ID != gone.ID {
-		t.Logf("ID %d not reused (was %d)", again.ID, gone.ID)
+	if again.ID == gone.ID {
+		t.Errorf("ID %d given twice", again.ID)
 	}
 	if got := feedOf(t, s, 0); len(got) != 2 || got[0].ID != again.ID || got[0].Content != "new" {
 		t.Errorf("feed after delete and create: %+v", got)

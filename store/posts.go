@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -67,10 +68,11 @@ const postColumns = `p.id, p.content, p.media_urls, p.created_at, p.like_count, 
 // postByIDQuery reads one post in full.
 const (
 	postByIDQuery = `SELECT ` + postColumns + ` FROM posts p JOIN users u ON u.id = p.user_id WHERE p.id = :id`
-	// The author's display fields come back with the insert, so creating a
-	// post needs no second query.
-	insertPostQuery = `INSERT INTO posts (user_id, content, media_urls, created_at) VALUES (?, ?, ?, ?)
-		RETURNING id, user_id,
+	// The writer chooses the ID and time (nextPostKey); the author's display
+	// fields come back with the insert, so creating a post needs no second
+	// query.
+	insertPostQuery = `INSERT INTO posts (id, user_id, content, media_urls, created_at) VALUES (?, ?, ?, ?, ?)
+		RETURNING user_id,
 			(SELECT username FROM users WHERE id = user_id),
 			(SELECT display_name FROM users WHERE id = user_id),
 			(SELECT avatar_url FROM users WHERE id = user_id)`
@@ -79,35 +81,40 @@ const (
 // The page queries. Keyset pagination: each page starts strictly after the
 // (created_at, id) of the last post of the previous one. The posts_feed and
 // posts_user_timeline indexes hold every column the page reads for a post
-// the feed cache holds, and likes_user answers "liked by me", so those
-// posts never touch the posts table; for the others a correlated subquery
-// reads the post and its author.
+// in the page's cache window (feedcache.go), so those posts never touch the
+// posts table; for the others a correlated subquery reads the post, its
+// author and whether the viewer likes it.
 //
-// The page comes back as one row holding one text value, so the driver
-// converts one value instead of several per post. Each post is a record of
-// space-separated integers,
+// The page comes back as one row, so the driver converts two values instead
+// of several per post. The first holds a record per post,
 //
-//	id like_count comment_count liked_by_me n [json]
+//	id like_count comment_count n [json]
 //
-// where n is 0 for a post the cache holds, or else the length in bytes of
-// the JSON array that follows, [user_id, username, display_name,
-// avatar_url, content, media_urls, created_at]. Records are separated by
-// one space. group_concat does not promise to keep the subquery's order, so
+// where n is 0 for a post in the window, or else the length in bytes of the
+// JSON array that follows, [liked_by_me, user_id, username, display_name,
+// avatar_url, content, media_urls, created_at]. Records are separated by one
+// space. group_concat does not promise to keep the subquery's order, so
 // parsePage puts the records in order itself.
+//
+// The second value lists the posts the viewer likes among the IDs from
+// :liked_lo to :liked_hi, the window's lowest and highest: one range scan of
+// likes_user instead of a lookup per post.
 const (
-	pageRecord = `p.id || ' ' || p.like_count || ' ' || p.comment_count || ' ' || (l.user_id IS NOT NULL) || ' ' ||
-	CASE WHEN ` + sqlFunctionName + `(:page, p.id) THEN '0' ELSE ifnull((
+	pageRecord = `printf('%d %d %d %s', p.id, p.like_count, p.comment_count,
+	CASE WHEN (p.created_at, p.id) >= (:lo_at, :lo_id) AND (p.created_at, p.id) < (:hi_at, :hi_id) THEN '0' ELSE ifnull((
 		SELECT length(CAST(j AS BLOB)) || ' ' || j FROM (
-			SELECT json_array(u.id, u.username, u.display_name, u.avatar_url, r.content, r.media_urls, r.created_at) AS j
-			FROM posts r JOIN users u ON u.id = r.user_id WHERE r.id = p.id)), 'missing') END`
-	pageFrom  = ` FROM posts p LEFT JOIN likes l ON l.post_id = p.id AND l.user_id = :viewer`
-	pageOrder = ` ORDER BY p.created_at DESC, p.id DESC LIMIT :limit`
+			SELECT json_array(EXISTS (SELECT 1 FROM likes l WHERE l.post_id = r.id AND l.user_id = :viewer),
+				u.id, u.username, u.display_name, u.avatar_url, r.content, r.media_urls, r.created_at) AS j
+			FROM posts r JOIN users u ON u.id = r.user_id WHERE r.id = p.id)), 'missing') END)`
+	pageLiked = `(SELECT group_concat(post_id, ' ') FROM likes
+		WHERE user_id = :viewer AND post_id BETWEEN :liked_lo AND :liked_hi)`
+	pageOrder = ` ORDER BY p.created_at DESC, p.id DESC LIMIT :limit)`
 
-	pageSelect         = `SELECT group_concat(record, ' ') FROM (SELECT ` + pageRecord + ` AS record` + pageFrom
-	feedFirstQuery     = pageSelect + pageOrder + `)`
-	feedAfterQuery     = pageSelect + ` WHERE (p.created_at, p.id) < (:at, :id)` + pageOrder + `)`
-	timelineFirstQuery = pageSelect + ` WHERE p.user_id = :author` + pageOrder + `)`
-	timelineAfterQuery = pageSelect + ` WHERE p.user_id = :author AND (p.created_at, p.id) < (:at, :id)` + pageOrder + `)`
+	pageSelect         = `SELECT group_concat(record, ' '), ` + pageLiked + ` FROM (SELECT ` + pageRecord + ` AS record FROM posts p`
+	feedFirstQuery     = pageSelect + pageOrder
+	feedAfterQuery     = pageSelect + ` WHERE (p.created_at, p.id) < (:at, :id)` + pageOrder
+	timelineFirstQuery = pageSelect + ` WHERE p.user_id = :author` + pageOrder
+	timelineAfterQuery = pageSelect + ` WHERE p.user_id = :author AND (p.created_at, p.id) < (:at, :id)` + pageOrder
 )
 
 func scanPost(row rowScanner) (Post, error) {
@@ -128,22 +135,39 @@ func (s *Store) CreatePost(ctx context.Context, userID int64, content string, me
 	if err != nil {
 		return Post{}, err
 	}
-	p := Post{Content: content, MediaJSON: string(media), CreatedAt: fromMillis(millis(s.now()))}
+	p := Post{Content: content, MediaJSON: string(media)}
 	err = s.withTxThen(ctx, func(tx *sql.Tx) error {
+		key := s.keys.next(millis(s.now()))
+		p.ID, p.CreatedAt = key.id, fromMillis(key.at)
 		return tx.StmtContext(ctx, s.stmts.insertPost).QueryRowContext(ctx,
-			userID, content, p.MediaJSON, millis(p.CreatedAt)).
-			Scan(&p.ID, &p.Author.ID, &p.Author.Username, &p.Author.DisplayName, &p.Author.AvatarURL)
+			key.id, userID, content, p.MediaJSON, key.at).
+			Scan(&p.Author.ID, &p.Author.Username, &p.Author.DisplayName, &p.Author.AvatarURL)
 	}, func() {
 		// A new post is at the top of the feed: have it ready. This runs
 		// before any later write, so the author's fields are still current.
-		s.cache.put(s.cache.gen.Load(), map[int64]*cachedPost{p.ID: {
-			author: p.Author, content: p.Content, mediaJSON: p.MediaJSON, createdAt: p.CreatedAt,
-		}})
+		s.cache.added(&cachedPost{id: p.ID, key: feedKey{millis(p.CreatedAt), p.ID},
+			author: p.Author, content: p.Content, mediaJSON: p.MediaJSON})
 	})
 	if err != nil {
 		return Post{}, formatError(err)
 	}
 	return p, nil
+}
+
+// postKeys chooses new posts' keys. Only the write goroutine uses it.
+type postKeys struct {
+	last  feedKey // the highest key given
+	maxID int64   // the highest ID given or found
+}
+
+// next returns the key of a post created at now (unix milliseconds): above
+// every key given before, even if the clock went back, with an ID never
+// given before, even if the post that had it was deleted. The feed cache
+// relies on both.
+func (k *postKeys) next(now int64) feedKey {
+	key := feedKey{at: max(now, k.last.at), id: k.maxID + 1}
+	k.last, k.maxID = key, key.id
+	return key
 }
 
 // Post returns one post as viewer (0: anonymous) sees it.
@@ -168,16 +192,13 @@ func (s *Store) PostAuthorID(ctx context.Context, id int64) (int64, error) {
 
 // DeletePost deletes a post; its likes and comments go with it.
 func (s *Store) DeletePost(ctx context.Context, id int64) error {
+	var author int64
+	var key feedKey
 	return s.withTxThen(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM posts WHERE id = ?`, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
-	}, func() { s.cache.forgetPost(id) })
+		key.id = id
+		return formatError(tx.QueryRowContext(ctx, `DELETE FROM posts WHERE id = ? RETURNING user_id, created_at`, id).
+			Scan(&author, &key.at))
+	}, func() { s.cache.deleted(author, key) })
 }
 
 // FeedQuery selects a page of posts, newest first.
@@ -200,9 +221,59 @@ func (s *Store) Feed(ctx context.Context, q FeedQuery) (PostPage, error) {
 		return PostPage{}, err
 	}
 	defer s.endRead()
-	pageID, gen, pins := s.cache.begin()
-	defer s.cache.end(pageID)
-	args := []any{sql.Named("viewer", q.Viewer), sql.Named("limit", q.Limit+1), sql.Named("page", pageID)}
+	list := int64(feedList)
+	if q.AuthorID != nil {
+		list = *q.AuthorID
+	}
+	var before *feedKey
+	if q.After != nil {
+		before = &feedKey{q.After.CreatedAt, q.After.ID}
+	}
+	w := s.cache.window(list, before, q.Limit+1, make([]*cachedPost, 0, q.Limit+1))
+	page := PostPage{Posts: make([]Post, 0, q.Limit+1)}
+	entries := make([]*cachedPost, 0, q.Limit+1)
+	misses, err := s.readPage(ctx, q, &w, &page.Posts, &entries)
+	if errors.Is(err, errNotInWindow) {
+		// Something wrote posts without this store, so nothing the cache
+		// holds can be trusted: empty it and read the page from the table.
+		s.cache.reset()
+		w = window{}
+		page.Posts, entries = page.Posts[:0], entries[:0]
+		misses, err = s.readPage(ctx, q, &w, &page.Posts, &entries)
+		misses = 0 // put nothing back either
+	}
+	if err != nil {
+		return PostPage{}, err
+	}
+	if misses > 0 {
+		s.cache.tableReads.Add(int64(misses))
+		lo, hi := pageRange(&w, before, entries, q.Limit)
+		s.cache.fill(list, w.gen, lo, hi, entries)
+	}
+	if len(page.Posts) > q.Limit {
+		page.Posts = page.Posts[:q.Limit]
+		last := page.Posts[q.Limit-1]
+		page.Next = &PostCursor{CreatedAt: millis(last.CreatedAt), ID: last.ID}
+	}
+	return page, nil
+}
+
+// errNotInWindow means the table holds a post in a page's cache window that
+// the window does not.
+var errNotInWindow = errors.New("store: a post in the cache's range is not cached")
+
+// readPage runs a page's query with window w and parses what it returns.
+func (s *Store) readPage(ctx context.Context, q FeedQuery, w *window, posts *[]Post, entries *[]*cachedPost) (int, error) {
+	likedLo, likedHi := int64(1), int64(0)
+	for i, e := range w.posts {
+		if i == 0 || e.id < likedLo {
+			likedLo = e.id
+		}
+		likedHi = max(likedHi, e.id)
+	}
+	args := []any{sql.Named("viewer", q.Viewer), sql.Named("limit", q.Limit+1),
+		sql.Named("lo_at", w.lo.at), sql.Named("lo_id", w.lo.id), sql.Named("hi_at", w.hi.at), sql.Named("hi_id", w.hi.id),
+		sql.Named("liked_lo", likedLo), sql.Named("liked_hi", likedHi)}
 	var stmt *sql.Stmt
 	switch {
 	case q.AuthorID == nil && q.After == nil:
@@ -221,33 +292,27 @@ func (s *Store) Feed(ctx context.Context, q FeedQuery) (PostPage, error) {
 		args = append(args, sql.Named("at", q.After.CreatedAt), sql.Named("id", q.After.ID))
 	}
 	// One row always comes back: group_concat of no rows is NULL.
-	var raw sql.NullString
-	if err := stmt.QueryRowContext(ctx, args...).Scan(&raw); err != nil {
-		return PostPage{}, err
+	var records, liked sql.NullString
+	if err := stmt.QueryRowContext(ctx, args...).Scan(&records, &liked); err != nil {
+		return 0, err
 	}
-	page := PostPage{Posts: make([]Post, 0, q.Limit+1)}
-	fresh, err := parsePage(raw.String, pins, &page.Posts)
-	if err != nil {
-		return PostPage{}, err
-	}
-	s.cache.put(gen, fresh)
-	if len(page.Posts) > q.Limit {
-		page.Posts = page.Posts[:q.Limit]
-		last := page.Posts[q.Limit-1]
-		page.Next = &PostCursor{CreatedAt: millis(last.CreatedAt), ID: last.ID}
-	}
-	return page, nil
+	return parsePage(records.String, liked.String, w.posts, posts, entries)
 }
 
 // parsePage reads the records of a page query (see pageRecord) into posts,
-// newest first, taking each post's unchanging part from the entries the
-// query pinned or from the record. It returns the posts read from the
-// table, for the cache.
-func parsePage(raw string, pins *pinned, posts *[]Post) (map[int64]*cachedPost, error) {
-	var fresh map[int64]*cachedPost
-	sorted := true
+// newest first, taking each post's unchanging part from the window or from
+// its record; entries gets the cached form of each post, in the same
+// order. liked lists the IDs the viewer likes among the window's. It
+// returns how many posts came from the table.
+func parsePage(raw, liked string, window []*cachedPost, posts *[]Post, entries *[]*cachedPost) (int, error) {
+	likedIDs, err := parseIDs(liked)
+	if err != nil {
+		return 0, err
+	}
+	misses := 0
+	k := len(window) - 1 // records come newest first, so the window is walked from its end
 	for raw != "" {
-		var f [5]int64
+		var f [4]int64
 		for i := range f {
 			end := strings.IndexByte(raw, ' ')
 			if end < 0 {
@@ -255,51 +320,82 @@ func parsePage(raw string, pins *pinned, posts *[]Post) (map[int64]*cachedPost, 
 			}
 			n, err := strconv.ParseInt(raw[:end], 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("store: unexpected page record near %.40q", raw)
+				return 0, fmt.Errorf("store: unexpected page record near %.40q", raw)
 			}
 			f[i], raw = n, raw[min(end+1, len(raw)):]
 		}
-		p := Post{ID: f[0], LikeCount: f[1], CommentCount: f[2], LikedByMe: f[3] != 0}
+		p := Post{ID: f[0], LikeCount: f[1], CommentCount: f[2]}
 		var e *cachedPost
-		if n := f[4]; n > 0 {
+		if n := f[3]; n > 0 {
 			if n > int64(len(raw)) {
-				return nil, fmt.Errorf("store: page record of post %d is cut short", p.ID)
+				return 0, fmt.Errorf("store: page record of post %d is cut short", p.ID)
 			}
-			var err error
-			if e, err = decodeMiss(raw[:n]); err != nil {
-				return nil, err
+			if e, p.LikedByMe, err = decodeMiss(p.ID, raw[:n]); err != nil {
+				return 0, err
 			}
 			raw = raw[min(n+1, int64(len(raw))):]
-			if fresh == nil {
-				fresh = make(map[int64]*cachedPost)
+			misses++
+		} else {
+			if k >= 0 && window[k].id == p.ID {
+				e = window[k]
+				k--
+			} else if i := slices.IndexFunc(window, func(e *cachedPost) bool { return e.id == p.ID }); i >= 0 {
+				e = window[i]
+			} else {
+				return 0, fmt.Errorf("%w: post %d", errNotInWindow, p.ID)
 			}
-			fresh[p.ID] = e
-		} else if e = pins.entries[p.ID]; e == nil {
-			return nil, fmt.Errorf("store: post %d is neither cached nor read", p.ID)
+			_, p.LikedByMe = slices.BinarySearch(likedIDs, p.ID)
 		}
-		p.Author, p.Content, p.MediaJSON, p.CreatedAt, p.Rendered = e.author, e.content, e.mediaJSON, e.createdAt, &e.rendered
-		if k := len(*posts); k > 0 && !newerFirst(&(*posts)[k-1], &p) {
-			sorted = false
-		}
+		p.Author, p.Content, p.MediaJSON, p.CreatedAt, p.Rendered = e.author, e.content, e.mediaJSON, e.createdAt(), &e.rendered
 		*posts = append(*posts, p)
+		*entries = append(*entries, e)
 	}
-	if !sorted {
-		slices.SortFunc(*posts, func(a, b Post) int {
-			if newerFirst(&a, &b) {
-				return -1
-			}
-			return 1
-		})
-	}
-	return fresh, nil
+	sortPage(*posts, *entries)
+	return misses, nil
 }
 
-// newerFirst reports whether a comes before b in a newest-first list.
-func newerFirst(a, b *Post) bool {
-	if !a.CreatedAt.Equal(b.CreatedAt) {
-		return a.CreatedAt.After(b.CreatedAt)
+// parseIDs reads space-separated IDs into a sorted slice.
+func parseIDs(s string) ([]int64, error) {
+	var ids []int64
+	for s != "" {
+		end := strings.IndexByte(s, ' ')
+		if end < 0 {
+			end = len(s)
+		}
+		id, err := strconv.ParseInt(s[:end], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("store: unexpected liked IDs near %.40q", s)
+		}
+		ids, s = append(ids, id), s[min(end+1, len(s)):]
 	}
-	return a.ID > b.ID
+	if !slices.IsSorted(ids) {
+		slices.Sort(ids)
+	}
+	return ids, nil
+}
+
+// sortPage puts posts (and entries, which go with them) newest first, if
+// they are not already.
+func sortPage(posts []Post, entries []*cachedPost) {
+	sorted := true
+	for i := 1; i < len(entries); i++ {
+		if !entries[i].key.less(entries[i-1].key) {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		return
+	}
+	order := make([]int, len(posts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return compareKeys(entries[b].key, entries[a].key) })
+	ps, es := slices.Clone(posts), slices.Clone(entries)
+	for i, j := range order {
+		posts[i], entries[i] = ps[j], es[j]
+	}
 }
 
 // Like records that user likes post; liking twice is one like.

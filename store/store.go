@@ -65,6 +65,7 @@ type Store struct {
 	uri    string      // file: URI of the database, without parameters
 	stmts  *statements // nil when opened with SkipMigrate
 	cache  *feedCache
+	keys   postKeys // the write goroutine's alone once it runs
 	// accounts answers AuthUser without SQL (accountcache.go).
 	accounts *accountCache
 	// readSlots holds one token per read connection; see beginRead.
@@ -98,7 +99,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{now: opts.Now, path: abs, cache: newFeedCache(), accounts: newAccountCache()}
+	s := &Store{now: opts.Now, path: abs, cache: newFeedCache(minKey), accounts: newAccountCache()}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -128,14 +129,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 
 	r := cloneValues(base)
 	r.Set("_query_only", "1")
-	// A driver of the store's own carries the page cache's SQL function, so
-	// two stores in one process never see each other's cache.
-	own := &sqlite.Driver{}
-	if err := s.cache.register(own); err != nil {
-		s.writer.Close()
-		return nil, err
-	}
-	var readDriver driver.Driver = own
+	var readDriver driver.Driver = &sqlite.Driver{}
 	if opts.WrapReader != nil {
 		readDriver = opts.WrapReader(readDriver)
 	}
@@ -175,9 +169,29 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			s.closePools()
 			return nil, err
 		}
+		if err := s.loadPostKeys(ctx); err != nil {
+			s.closePools()
+			return nil, err
+		}
 		s.startWriter()
 	}
 	return s, nil
+}
+
+// loadPostKeys starts post keys and the feed cache from the newest post.
+func (s *Store) loadPostKeys(ctx context.Context) error {
+	top := minKey
+	err := s.writer.QueryRowContext(ctx, `SELECT created_at, id FROM posts ORDER BY created_at DESC, id DESC LIMIT 1`).
+		Scan(&top.at, &top.id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read the newest post: %w", err)
+	}
+	s.keys.last = top
+	if err := s.writer.QueryRowContext(ctx, `SELECT ifnull(max(id), 0) FROM posts`).Scan(&s.keys.maxID); err != nil {
+		return fmt.Errorf("read the highest post ID: %w", err)
+	}
+	s.cache = newFeedCache(top)
+	return nil
 }
 
 // connector opens connections of one DSN with a given driver.

@@ -178,7 +178,9 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, p ProfileUpdate) (U
 		u, err = scanUser(tx.QueryRowContext(ctx,
 			`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ? RETURNING `+userColumns, args...))
 		return err
-	}, func() { s.cache.forgetAuthor(id) })
+	}, func() {
+		s.cache.profileChanged(Author{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, AvatarURL: u.AvatarURL})
+	})
 	return u, err
 }
 

@@ -1,0 +1,563 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The cache's promise, checked against a model of the table through random
+// creates, deletes, profile changes and page reads with small bounds: every
+// segment holds exactly the posts of its list whose keys lie in its range,
+// with their authors' current names, and the cache stays within its bound.
+func TestFeedCacheModel(t *testing.T) {
+	t.Parallel()
+	for run := range 60 {
+		rng := rand.New(rand.NewPCG(uint64(run), 7))
+		c := newFeedCache(minKey)
+		c.max = 1 + rng.IntN(40)
+		names := map[int64]string{1: "a", 2: "b", 3: "c"}
+		var table []*cachedPost // every post, oldest first
+		var nextID, at int64 = 1, 1000
+		create := func() {
+			at += rng.Int64N(3) // ties on created_at too
+			author := 1 + rng.Int64N(3)
+			e := &cachedPost{id: nextID, key: feedKey{at, nextID}, author: Author{ID: author, DisplayName: names[author]}}
+			nextID++
+			table = append(table, e)
+			c.added(e)
+		}
+		for range 20 {
+			create()
+		}
+		for op := range 400 {
+			switch k := rng.IntN(10); {
+			case k < 2:
+				create()
+			case k < 3 && len(table) > 0:
+				i := rng.IntN(len(table))
+				c.deleted(table[i].author.ID, table[i].key)
+				table = slices.Delete(table, i, i+1)
+			case k < 4:
+				author := 1 + rng.Int64N(3)
+				names[author] = fmt.Sprint(op)
+				c.profileChanged(Author{ID: author, DisplayName: names[author]})
+			default:
+				modelPage(t, rng, c, table, names)
+			}
+			checkCache(t, fmt.Sprintf("run %d, op %d", run, op), c, table, names)
+		}
+	}
+}
+
+// modelPage reads a random page the way Store.Feed does, with the model's
+// table standing in for SQL.
+func modelPage(t *testing.T, rng *rand.Rand, c *feedCache, table []*cachedPost, names map[int64]string) {
+	list := rng.Int64N(4)  // the feed or an author's timeline
+	var rows []*cachedPost // the list, newest first
+	for i := len(table) - 1; i >= 0; i-- {
+		if list == feedList || table[i].author.ID == list {
+			rows = append(rows, table[i])
+		}
+	}
+	var before *feedKey
+	if len(rows) > 0 && rng.IntN(4) > 0 {
+		k := rows[rng.IntN(len(rows))].key
+		switch rng.IntN(6) {
+		case 0:
+			k.id++ // a cursor between posts, as after a delete
+		case 1:
+			k.at += 10 // a cursor from above the newest post
+		}
+		before = &k
+	}
+	limit := 1 + rng.IntN(8)
+	w := c.window(list, before, limit+1, nil)
+	var page []*cachedPost
+	misses := 0
+	for _, r := range rows {
+		if before != nil && !r.key.less(*before) {
+			continue
+		}
+		if len(page) == limit+1 {
+			break
+		}
+		if !r.key.less(w.lo) && r.key.less(w.hi) {
+			i := slices.IndexFunc(w.posts, func(e *cachedPost) bool { return e.id == r.id })
+			if i < 0 {
+				t.Fatalf("post %d is in the window's range [%v, %v) but not in the window", r.id, w.lo, w.hi)
+			}
+			page = append(page, w.posts[i])
+			continue
+		}
+		misses++
+		page = append(page, &cachedPost{id: r.id, key: r.key, author: Author{ID: r.author.ID, DisplayName: names[r.author.ID]}})
+	}
+	if misses == 0 {
+		return
+	}
+	lo, hi := pageRange(&w, before, page, limit)
+	c.fill(list, w.gen, lo, hi, page)
+}
+
+func checkCache(t *testing.T, at string, c *feedCache, table []*cachedPost, names map[int64]string) {
+	t.Helper()
+	total := 0
+	for list, segs := range c.lists {
+		for i, s := range segs {
+			if !s.lo.less(s.hi) || i > 0 && s.lo.less(segs[i-1].hi) {
+				t.Fatalf("%s: list %d: segment %d [%v, %v) is empty or overlaps the one before", at, list, i, s.lo, s.hi)
+			}
+			var want, got []int64
+			for _, e := range table {
+				if (list == feedList || e.author.ID == list) && !e.key.less(s.lo) && e.key.less(s.hi) {
+					want = append(want, e.id)
+				}
+			}
+			for _, e := range s.posts {
+				got = append(got, e.id)
+				if e.author.DisplayName != names[e.author.ID] {
+					t.Fatalf("%s: post %d has author name %q, want %q", at, e.id, e.author.DisplayName, names[e.author.ID])
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s: list %d: segment [%v, %v) holds %v, the table has %v", at, list, s.lo, s.hi, got, want)
+			}
+			total += len(s.posts)
+		}
+	}
+	if total != c.size || c.size > c.max {
+		t.Fatalf("%s: %d posts held, size says %d, bound %d", at, total, c.size, c.max)
+	}
+}
+
+// clock is a test clock that can go back.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Pages from the store, whatever the cache holds, equal the same pages read
+// straight from the table, through random creates (with a clock that goes
+// back now and then), deletes, profile changes, likes and comments.
+func TestFeedMatchesTable(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.UnixMilli(1_800_000_000_000)}
+	s, err := Open(context.Background(), t.TempDir(), Options{Migrations: testMigrations(), Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.cache.max = 25
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var users []int64
+	for i := range 4 {
+		users = append(users, mustCreate(t, s, fmt.Sprint("user", i)).ID)
+	}
+	var posts []int64
+	for op := range 1500 {
+		switch k := rng.IntN(20); {
+		case k < 5:
+			clk.add(time.Duration(rng.IntN(5)-1) * time.Millisecond)
+			if rng.IntN(50) == 0 {
+				clk.add(-time.Second)
+			}
+			p, err := s.CreatePost(ctx, users[rng.IntN(4)], fmt.Sprint("post ", op), []string{fmt.Sprintf("https://x.example/%d.jpg", op)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			posts = append(posts, p.ID)
+		case k < 6 && len(posts) > 0:
+			i := rng.IntN(len(posts))
+			if err := s.DeletePost(ctx, posts[i]); err != nil {
+				t.Fatal(err)
+			}
+			posts = slices.Delete(posts, i, i+1)
+		case k < 7:
+			name := fmt.Sprint("name ", op)
+			if _, err := s.UpdateProfile(ctx, users[rng.IntN(4)], ProfileUpdate{DisplayName: &name}); err != nil {
+				t.Fatal(err)
+			}
+		case k < 9 && len(posts) > 0:
+			post, user := posts[rng.IntN(len(posts))], users[rng.IntN(4)]
+			if rng.IntN(2) == 0 {
+				err = s.Like(ctx, post, user)
+			} else {
+				err = s.Unlike(ctx, post, user)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		case k < 10 && len(posts) > 0:
+			if _, err := s.CreateComment(ctx, posts[rng.IntN(len(posts))], users[rng.IntN(4)], "c"); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			q := FeedQuery{Viewer: int64(rng.IntN(5)), Limit: 1 + rng.IntN(8)}
+			if rng.IntN(3) == 0 {
+				q.AuthorID = &users[rng.IntN(4)]
+			}
+			for pages := rng.IntN(6); ; pages-- { // a few pages of a walk
+				got, err := s.Feed(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := tablePage(t, s, q)
+				if fmt.Sprint(pageView(got)) != fmt.Sprint(pageView(want)) {
+					t.Fatalf("op %d, %+v:\n got %v\nwant %v", op, q, pageView(got), pageView(want))
+				}
+				if n := s.cache.resets.Load(); n != 0 {
+					t.Fatalf("op %d: the cache was emptied %d times", op, n)
+				}
+				if got.Next == nil || pages == 0 {
+					break
+				}
+				q.After = got.Next
+			}
+		}
+	}
+}
+
+// tablePage reads a page without the cache, one query for the page.
+func tablePage(t *testing.T, s *Store, q FeedQuery) PostPage {
+	t.Helper()
+	query := `SELECT ` + postColumns + ` FROM posts p JOIN users u ON u.id = p.user_id
+		WHERE (:author = 0 OR p.user_id = :author) AND (p.created_at, p.id) < (:at, :id)
+		ORDER BY p.created_at DESC, p.id DESC LIMIT :limit`
+	var author int64
+	if q.AuthorID != nil {
+		author = *q.AuthorID
+	}
+	after := PostCursor{CreatedAt: 1 << 62}
+	if q.After != nil {
+		after = *q.After
+	}
+	rows, err := s.reader.Query(query, sql.Named("viewer", q.Viewer), sql.Named("author", author),
+		sql.Named("at", after.CreatedAt), sql.Named("id", after.ID), sql.Named("limit", q.Limit+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var page PostPage
+	for rows.Next() {
+		p, err := scanPost(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page.Posts = append(page.Posts, p)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Posts) > q.Limit {
+		page.Posts = page.Posts[:q.Limit]
+		last := page.Posts[q.Limit-1]
+		page.Next = &PostCursor{CreatedAt: millis(last.CreatedAt), ID: last.ID}
+	}
+	return page
+}
+
+// pageView is what a reader sees of a page.
+func pageView(p PostPage) []string {
+	var v []string
+	for _, p := range p.Posts {
+		v = append(v, fmt.Sprintf("%d %+v %q %s %d %d/%d/%v", p.ID, p.Author, p.Content, p.MediaJSON,
+			millis(p.CreatedAt), p.LikeCount, p.CommentCount, p.LikedByMe))
+	}
+	if p.Next != nil {
+		v = append(v, fmt.Sprintf("next %+v", *p.Next))
+	}
+	return v
+}
+
+// The store gives every new post a time no earlier than the post before it
+// and an ID above every ID before it, whatever the clock does.
+func TestPostKeysOnlyGrow(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.UnixMilli(1_800_000_000_000)}
+	s, err := Open(context.Background(), t.TempDir(), Options{Migrations: testMigrations(), Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	u := mustCreate(t, s, "alice")
+	var created []Post
+	for i, step := range []time.Duration{0, time.Millisecond, -time.Hour, 0, 2 * time.Hour, -time.Millisecond} {
+		clk.add(step)
+		p, err := s.CreatePost(ctx, u.ID, fmt.Sprint(i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(created); n > 0 && (p.CreatedAt.Before(created[n-1].CreatedAt) || p.ID <= created[n-1].ID) {
+			t.Fatalf("post %d: %v, ID %d after %v, ID %d", i, p.CreatedAt, p.ID, created[n-1].CreatedAt, created[n-1].ID)
+		}
+		created = append(created, p)
+	}
+	if got := created[2].CreatedAt; !got.Equal(created[1].CreatedAt) {
+		t.Errorf("after the clock went back an hour: %v, want %v", got, created[1].CreatedAt)
+	}
+	feed := feedOf(t, s, 0)
+	for i, p := range feed {
+		if want := created[len(created)-1-i]; p.ID != want.ID || !p.CreatedAt.Equal(want.CreatedAt) {
+			t.Errorf("feed[%d] = %d at %v, want %d at %v", i, p.ID, p.CreatedAt, want.ID, want.CreatedAt)
+		}
+	}
+
+	// Deleting the newest post does not free its ID, in this run or the next.
+	newest := created[len(created)-1]
+	if err := s.DeletePost(ctx, newest.ID); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.CreatePost(ctx, u.ID, "after the delete", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ID <= newest.ID {
+		t.Errorf("ID %d after deleting %d", p.ID, newest.ID)
+	}
+}
+
+// A post written to the table without the store (another process, a
+// hand-made fix) inside a range the cache holds cannot break a page: the
+// page is read from the table and the cache starts over.
+func TestFeedSurvivesOutsideWrites(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openTestIn(t, dir)
+	ctx := context.Background()
+	u := mustCreate(t, s, "alice")
+	var ps []Post
+	for i := range 10 {
+		p, err := s.CreatePost(ctx, u.ID, fmt.Sprint(i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	feedOf(t, s, 0) // the cache now holds the whole feed
+	if s.cache.size != 10 {
+		t.Fatalf("cache holds %d posts", s.cache.size)
+	}
+
+	other, err := sql.Open("sqlite", "file:"+s.Path()+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	// Older than every post: inside the range the cache holds, which
+	// reaches the end of the feed.
+	if _, err := other.Exec(`INSERT INTO posts (id, user_id, content, media_urls, created_at) VALUES (1000, ?, 'outside', '[]', ?)`,
+		u.ID, millis(ps[0].CreatedAt)-1); err != nil {
+		t.Fatal(err)
+	}
+	q := FeedQuery{Limit: 100}
+	got, err := s.Feed(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := tablePage(t, s, q); fmt.Sprint(pageView(got)) != fmt.Sprint(pageView(want)) || len(got.Posts) != 11 {
+		t.Fatalf("got %v\nwant %v", pageView(got), pageView(want))
+	}
+	if s.cache.size != 0 || s.cache.resets.Load() != 1 {
+		t.Errorf("the cache still holds %d posts, emptied %d times", s.cache.size, s.cache.resets.Load())
+	}
+	// The next read fills the cache again, and pages stay right.
+	for range 2 {
+		got, err := s.Feed(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := tablePage(t, s, q); fmt.Sprint(pageView(got)) != fmt.Sprint(pageView(want)) {
+			t.Fatalf("got %v\nwant %v", pageView(got), pageView(want))
+		}
+	}
+}
+
+// Once pages have been read, reading them again, at any depth and in a
+// timeline too, takes every post from the cache; so does the first page
+// after a new post.
+func TestWarmPagesReadNoPosts(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := context.Background()
+	alice, bob := mustCreate(t, s, "alice"), mustCreate(t, s, "bob")
+	for i := range 60 {
+		if _, err := s.CreatePost(ctx, []int64{alice.ID, bob.ID}[i%2], fmt.Sprint(i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	walk := func(q FeedQuery) int64 {
+		before := s.cache.tableReads.Load()
+		for {
+			page, err := s.Feed(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.Next == nil {
+				return s.cache.tableReads.Load() - before
+			}
+			q.After = page.Next
+		}
+	}
+	for _, q := range []FeedQuery{{Limit: 7}, {Limit: 5, AuthorID: &bob.ID}} {
+		if n := walk(q); n == 0 {
+			t.Errorf("%+v: a cold walk read nothing from the table", q)
+		}
+		if n := walk(q); n != 0 {
+			t.Errorf("%+v: a warm walk read %d posts from the table", q, n)
+		}
+	}
+	if _, err := s.CreatePost(ctx, alice.ID, "new", nil); err != nil {
+		t.Fatal(err)
+	}
+	before := s.cache.tableReads.Load()
+	if page := feedOf(t, s, 0); page[0].Content != "new" {
+		t.Fatalf("first post %q", page[0].Content)
+	}
+	if n := s.cache.tableReads.Load() - before; n != 0 {
+		t.Errorf("the first page after a new post read %d posts from the table", n)
+	}
+}
+
+// Pages read while posts are created and deleted and profiles change stay
+// whole: newest first, each post with its own text and its own author's
+// name, and the cache never finds itself wrong.
+func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	s.cache.max = 30
+	ctx := context.Background()
+	var users []int64
+	for i := range 3 {
+		users = append(users, mustCreate(t, s, fmt.Sprint("user", i)).ID)
+	}
+	var texts sync.Map // post ID → content
+	create := func(i int) int64 {
+		p, err := s.CreatePost(ctx, users[i%3], fmt.Sprint("post ", i), nil)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		texts.Store(p.ID, p.Content)
+		return p.ID
+	}
+	var ids []int64
+	for i := range 100 {
+		ids = append(ids, create(i))
+	}
+
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(done)
+		rng := rand.New(rand.NewPCG(5, 6))
+		for i := range 400 {
+			switch rng.IntN(4) {
+			case 0:
+				ids = append(ids, create(1000+i))
+			case 1:
+				j := rng.IntN(len(ids))
+				if err := s.DeletePost(ctx, ids[j]); err != nil {
+					t.Error(err)
+				}
+				ids = slices.Delete(ids, j, j+1)
+			case 2:
+				u := rng.IntN(3)
+				name := fmt.Sprintf("user%d v%d", u, i)
+				if _, err := s.UpdateProfile(ctx, users[u], ProfileUpdate{DisplayName: &name}); err != nil {
+					t.Error(err)
+				}
+			case 3:
+				if err := s.Like(ctx, ids[rng.IntN(len(ids))], users[rng.IntN(3)]); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	})
+	for r := range 3 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(r), 9))
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				q := FeedQuery{Limit: 1 + rng.IntN(8), Viewer: users[rng.IntN(3)]}
+				if rng.IntN(3) == 0 {
+					q.AuthorID = &users[rng.IntN(3)]
+				}
+				var last *Post
+				for range 1 + rng.IntN(10) {
+					page, err := s.Feed(ctx, q)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					for i := range page.Posts {
+						p := &page.Posts[i]
+						if last != nil && !(p.CreatedAt.Before(last.CreatedAt) || p.CreatedAt.Equal(last.CreatedAt) && p.ID < last.ID) {
+							t.Errorf("post %d after post %d", p.ID, last.ID)
+						}
+						if text, ok := texts.Load(p.ID); ok && text != p.Content {
+							t.Errorf("post %d shows %q, its text is %q", p.ID, p.Content, text)
+						}
+						if want := fmt.Sprintf("user%d", slices.Index(users, p.Author.ID)); p.Author.Username != want ||
+							p.Author.DisplayName != "" && !strings.HasPrefix(p.Author.DisplayName, want+" ") {
+							t.Errorf("post %d by %+v", p.ID, p.Author)
+						}
+						if q.AuthorID != nil && p.Author.ID != *q.AuthorID {
+							t.Errorf("post %d by %d in %d's timeline", p.ID, p.Author.ID, *q.AuthorID)
+						}
+						last = p
+					}
+					if page.Next == nil {
+						break
+					}
+					q.After = page.Next
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.cache.resets.Load(); n != 0 {
+		t.Errorf("the cache was emptied %d times", n)
+	}
+	// Afterwards, every page equals the table's.
+	for _, author := range []*int64{nil, &users[0]} {
+		q := FeedQuery{Limit: 6, Viewer: users[1], AuthorID: author}
+		for {
+			got, err := s.Feed(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := tablePage(t, s, q); fmt.Sprint(pageView(got)) != fmt.Sprint(pageView(want)) {
+				t.Fatalf("%+v:\n got %v\nwant %v", q, pageView(got), pageView(want))
+			}
+			if got.Next == nil {
+				break
+			}
+			q.After = got.Next
+		}
+	}
+}
