@@ -99,8 +99,11 @@ const (
 	listComments = "comments:"
 )
 
-// pageBuffers recycles the buffers pages are encoded into.
+// pageBuffers recycles the buffers pages are encoded into; one that grew
+// past maxPooledPage (a page of long posts) is left to the collector.
 var pageBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+const maxPooledPage = 256 << 10
 
 func (s *server) registerPosts() {
 	pageResponse := s.jsonResponse(reflect.TypeFor[postPageBody](), "PostPage", "A page of posts, newest first")
@@ -115,7 +118,7 @@ func (s *server) registerPosts() {
 		Tags:        []string{"Posts"},
 		Security:    s.readSecurity(),
 		Responses:   map[string]*huma.Response{"200": pageResponse},
-	}, func(ctx context.Context, in *pageInput) (*rawJSON, error) {
+	}, func(ctx context.Context, in *pageInput) (*pageJSON, error) {
 		return s.postPage(ctx, listFeed, nil, *in)
 	})
 
@@ -128,7 +131,7 @@ func (s *server) registerPosts() {
 		Security:    s.readSecurity(),
 		Errors:      []int{http.StatusNotFound},
 		Responses:   map[string]*huma.Response{"200": pageResponse},
-	}, func(ctx context.Context, in *timelineInput) (*rawJSON, error) {
+	}, func(ctx context.Context, in *timelineInput) (*pageJSON, error) {
 		u, err := s.store.UserByUsername(ctx, in.Username)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, huma.Error404NotFound("No user by that name.")
@@ -253,7 +256,7 @@ func canDeletePost(me store.Principal, author int64) bool {
 }
 
 // postPage runs one page query and encodes it.
-func (s *server) postPage(ctx context.Context, list string, author *int64, in pageInput) (*rawJSON, error) {
+func (s *server) postPage(ctx context.Context, list string, author *int64, in pageInput) (*pageJSON, error) {
 	at, id, ok, err := s.cursors.position(list, in)
 	if err != nil {
 		return nil, err
@@ -273,12 +276,22 @@ func (s *server) postPage(ctx context.Context, list string, author *int64, in pa
 	}
 	bp := pageBuffers.Get().(*[]byte)
 	b := appendPostPage((*bp)[:0], page.Posts, next)
-	// Huma writes the body before the handler's caller returns, but the
-	// buffer must outlive this call: copy out and recycle the big one.
-	body := append(make([]byte, 0, len(b)), b...)
-	*bp = b
-	pageBuffers.Put(bp)
-	return newRawJSON(body), nil
+	return &pageJSON{ContentType: "application/json", ContentLength: strconv.Itoa(len(b)), Body: func(ctx huma.Context) {
+		ctx.SetStatus(http.StatusOK)
+		ctx.BodyWriter().Write(b)
+		if cap(b) <= maxPooledPage {
+			*bp = b
+			pageBuffers.Put(bp)
+		}
+	}}, nil
+}
+
+// pageJSON is a page of posts written from a pooled buffer, which goes back
+// to the pool once written, so a page costs no allocation of its size.
+type pageJSON struct {
+	ContentType   string `header:"Content-Type"`
+	ContentLength string `header:"Content-Length"`
+	Body          func(huma.Context)
 }
 
 func (s *server) postJSON(p *store.Post) *rawJSON {
