@@ -146,15 +146,16 @@ func TestFeedColdReadsTextExactly(t *testing.T) {
 	}
 }
 
-// parsePage keeps newest-first order even if the records come in another
-// order, and refuses records it cannot read instead of guessing.
+// parsePage keeps newest-first order even if the posts come in another
+// order, and refuses columns it cannot read instead of guessing.
 func TestParsePage(t *testing.T) {
 	t.Parallel()
 	window := []*cachedPost{{id: 1, key: feedKey{1000, 1}}, {id: 2, key: feedKey{1000, 2}}, {id: 3, key: feedKey{2000, 3}}}
-	miss := `[1,9,"ann","Ann","","hi","[]",500]`
+	miss := `[1,9,"ann","Ann","","hi there","[]",500]`
+	good := pageText{ids: "1 3 2 4", likes: "5 0 0 0", comments: "6 0 0 0", misses: fmt.Sprintf("4 %d %s", len(miss), miss), liked: "3 1"}
 	var posts []Post
 	var entries []*cachedPost
-	misses, err := parsePage(fmt.Sprintf("1 5 6 0 3 0 0 0 2 0 0 0 4 0 0 %d %s", len(miss), miss), "1 3", window, &posts, &entries)
+	read, err := parsePage(good, window, &posts, &entries)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +163,8 @@ func TestParsePage(t *testing.T) {
 	for _, p := range posts {
 		ids = append(ids, p.ID)
 	}
-	if fmt.Sprint(ids) != "[3 2 1 4]" || misses != 1 || len(entries) != 4 || entries[3].id != 4 {
-		t.Fatalf("got %v, %d misses, %+v", ids, misses, posts)
+	if fmt.Sprint(ids) != "[3 2 1 4]" || read != 1 || len(entries) != 4 || entries[3].id != 4 {
+		t.Fatalf("got %v, %d read, %+v", ids, read, posts)
 	}
 	if p := posts[2]; p.LikeCount != 5 || p.CommentCount != 6 || !p.LikedByMe {
 		t.Errorf("post 1: %+v", p)
@@ -171,25 +172,28 @@ func TestParsePage(t *testing.T) {
 	if posts[1].LikedByMe || !posts[0].LikedByMe {
 		t.Errorf("liked: %v %v", posts[1].LikedByMe, posts[0].LikedByMe)
 	}
-	if p := posts[3]; !p.LikedByMe || p.Author.Username != "ann" || p.Content != "hi" || millis(p.CreatedAt) != 500 {
+	if p := posts[3]; !p.LikedByMe || p.Author.Username != "ann" || p.Content != "hi there" || millis(p.CreatedAt) != 500 {
 		t.Errorf("post read from the table: %+v", p)
 	}
-	for _, bad := range []struct{ records, liked string }{
-		{"1 5 6", ""},              // too few fields
-		{"1 5 6 x", ""},            // not a number
-		{"1 0 0 40 [1,\"a\"]", ""}, // cut short
-		{"4 0 0 7 [1,\"a\"]", ""},  // not the eight fields
-		{"1 0 0 missing", ""},      // the author row was missing
-		{"1 0 0 0", "1 x"},         // a liked ID that is not a number
-		{"4 0 0 0", ""},            // in the window's range, not in the window
+	for name, bad := range map[string]pageText{
+		"fewer counts than IDs":            {ids: "1 2", likes: "0", comments: "0 0"},
+		"more counts than IDs":             {ids: "1", likes: "0 0", comments: "0 0"},
+		"counts without IDs":               {likes: "0", comments: "0"},
+		"not a number":                     {ids: "1 x", likes: "0 0", comments: "0 0"},
+		"miss cut short":                   {ids: "4", likes: "0", comments: "0", misses: `4 40 [1,"a"]`},
+		"miss of seven fields":             {ids: "4", likes: "0", comments: "0", misses: `4 7 [1,"a"]`},
+		"author row missing":               {ids: "4", likes: "0", comments: "0", misses: "4 missing"},
+		"miss not on the page":             {ids: "1", likes: "0", comments: "0", misses: fmt.Sprintf("4 %d %s", len(miss), miss)},
+		"liked ID not a number":            {ids: "1", likes: "0", comments: "0", liked: "1 x"},
+		"in the window's range, not in it": {ids: "5", likes: "0", comments: "0"},
 	} {
 		posts, entries = posts[:0], entries[:0]
-		if _, err := parsePage(bad.records, bad.liked, window, &posts, &entries); err == nil {
-			t.Errorf("parsePage(%q, %q) accepted it: %+v", bad.records, bad.liked, posts)
+		if _, err := parsePage(bad, window, &posts, &entries); err == nil {
+			t.Errorf("%s: parsePage(%+v) accepted it: %+v", name, bad, posts)
 		}
 	}
 	posts, entries = posts[:0], entries[:0]
-	if _, err := parsePage("4 0 0 0", "", window, &posts, &entries); !errors.Is(err, errNotInWindow) {
+	if _, err := parsePage(pageText{ids: "5", likes: "0", comments: "0"}, window, &posts, &entries); !errors.Is(err, errNotInWindow) {
 		t.Errorf("a post missing from the window: %v", err)
 	}
 }

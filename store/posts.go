@@ -85,32 +85,33 @@ const (
 // posts table; for the others a correlated subquery reads the post, its
 // author and whether the viewer likes it.
 //
-// The page comes back as one row, so the driver converts two values instead
-// of several per post. The first holds a record per post,
-//
-//	id like_count comment_count n [json]
-//
-// where n is 0 for a post in the window, or else the length in bytes of the
-// JSON array that follows, [liked_by_me, user_id, username, display_name,
-// avatar_url, content, media_urls, created_at]. Records are separated by one
-// space. group_concat does not promise to keep the subquery's order, so
-// parsePage puts the records in order itself.
-//
-// The second value lists the posts the viewer likes among the IDs from
-// :liked_lo to :liked_hi, the window's lowest and highest: one range scan of
-// likes_user instead of a lookup per post.
+// The page comes back as one row of five text values, so the driver
+// converts five values instead of several per post:
+//   - the posts' IDs, like counts and comment counts, as three lists of
+//     space-separated integers. The three aggregate the same rows in one
+//     pass, so their i-th items belong to the same post. group_concat does
+//     not promise to keep the subquery's order, so parsePage puts the posts
+//     in order itself;
+//   - the posts outside the window, each as "id n json", where n is the
+//     length in bytes of the JSON array that follows, [liked_by_me, user_id,
+//     username, display_name, avatar_url, content, media_urls, created_at];
+//   - the posts the viewer likes among the IDs from :liked_lo to :liked_hi,
+//     the window's lowest and highest: one range scan of likes_user instead
+//     of a lookup per post.
 const (
-	pageRecord = `printf('%d %d %d %s', p.id, p.like_count, p.comment_count,
-	CASE WHEN (p.created_at, p.id) >= (:lo_at, :lo_id) AND (p.created_at, p.id) < (:hi_at, :hi_id) THEN '0' ELSE ifnull((
+	pageColumns = `p.id AS id, p.like_count AS likes, p.comment_count AS comments,
+	CASE WHEN (p.created_at, p.id) >= (:lo_at, :lo_id) AND (p.created_at, p.id) < (:hi_at, :hi_id) THEN NULL
+	ELSE p.id || ' ' || ifnull((
 		SELECT length(CAST(j AS BLOB)) || ' ' || j FROM (
 			SELECT json_array(EXISTS (SELECT 1 FROM likes l WHERE l.post_id = r.id AND l.user_id = :viewer),
 				u.id, u.username, u.display_name, u.avatar_url, r.content, r.media_urls, r.created_at) AS j
-			FROM posts r JOIN users u ON u.id = r.user_id WHERE r.id = p.id)), 'missing') END)`
+			FROM posts r JOIN users u ON u.id = r.user_id WHERE r.id = p.id)), 'missing') END AS miss`
 	pageLiked = `(SELECT group_concat(post_id, ' ') FROM likes
 		WHERE user_id = :viewer AND post_id BETWEEN :liked_lo AND :liked_hi)`
 	pageOrder = ` ORDER BY p.created_at DESC, p.id DESC LIMIT :limit)`
 
-	pageSelect         = `SELECT group_concat(record, ' '), ` + pageLiked + ` FROM (SELECT ` + pageRecord + ` AS record FROM posts p`
+	pageSelect = `SELECT group_concat(id, ' '), group_concat(likes, ' '), group_concat(comments, ' '), group_concat(miss, ' '), ` +
+		pageLiked + ` FROM (SELECT ` + pageColumns + ` FROM posts p`
 	feedFirstQuery     = pageSelect + pageOrder
 	feedAfterQuery     = pageSelect + ` WHERE (p.created_at, p.id) < (:at, :id)` + pageOrder
 	timelineFirstQuery = pageSelect + ` WHERE p.user_id = :author` + pageOrder
@@ -292,81 +293,108 @@ func (s *Store) readPage(ctx context.Context, q FeedQuery, w *window, posts *[]P
 		args = append(args, sql.Named("at", q.After.CreatedAt), sql.Named("id", q.After.ID))
 	}
 	// One row always comes back: group_concat of no rows is NULL.
-	var records, liked sql.NullString
-	if err := stmt.QueryRowContext(ctx, args...).Scan(&records, &liked); err != nil {
+	var cols [5]sql.NullString
+	if err := stmt.QueryRowContext(ctx, args...).Scan(&cols[0], &cols[1], &cols[2], &cols[3], &cols[4]); err != nil {
 		return 0, err
 	}
-	return parsePage(records.String, liked.String, w.posts, posts, entries)
+	return parsePage(pageText{ids: cols[0].String, likes: cols[1].String, comments: cols[2].String,
+		misses: cols[3].String, liked: cols[4].String}, w.posts, posts, entries)
 }
 
-// parsePage reads the records of a page query (see pageRecord) into posts,
-// newest first, taking each post's unchanging part from the window or from
-// its record; entries gets the cached form of each post, in the same
-// order. liked lists the IDs the viewer likes among the window's. It
-// returns how many posts came from the table.
-func parsePage(raw, liked string, window []*cachedPost, posts *[]Post, entries *[]*cachedPost) (int, error) {
-	likedIDs, err := parseIDs(liked)
+// pageText is what a page query returns; see pageColumns.
+type pageText struct{ ids, likes, comments, misses, liked string }
+
+// parsePage reads what a page query returned into posts, newest first,
+// taking each post's unchanging part from the window or from the query;
+// entries gets the cached form of each post, in the same order. It returns
+// how many posts came from the table.
+func parsePage(t pageText, window []*cachedPost, posts *[]Post, entries *[]*cachedPost) (int, error) {
+	liked, err := parseIDs(t.liked)
 	if err != nil {
 		return 0, err
 	}
-	misses := 0
-	k := len(window) - 1 // records come newest first, so the window is walked from its end
-	for raw != "" {
-		var f [4]int64
-		for i := range f {
-			end := strings.IndexByte(raw, ' ')
-			if end < 0 {
-				end = len(raw)
-			}
-			n, err := strconv.ParseInt(raw[:end], 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("store: unexpected page record near %.40q", raw)
-			}
-			f[i], raw = n, raw[min(end+1, len(raw)):]
+	type miss struct {
+		e     *cachedPost
+		liked bool
+	}
+	var misses map[int64]miss
+	for rest := t.misses; rest != ""; {
+		id, ok := nextInt(&rest)
+		n, ok2 := nextInt(&rest)
+		if !ok || !ok2 || n <= 0 || n > int64(len(rest)) {
+			return 0, fmt.Errorf("store: unexpected page row near %.40q", rest)
 		}
-		p := Post{ID: f[0], LikeCount: f[1], CommentCount: f[2]}
+		e, liked, err := decodeMiss(id, rest[:n])
+		if err != nil {
+			return 0, err
+		}
+		rest = rest[min(n+1, int64(len(rest))):]
+		if misses == nil {
+			misses = make(map[int64]miss)
+		}
+		misses[id] = miss{e, liked}
+	}
+	read := len(misses)
+	k := len(window) - 1 // posts come newest first, so the window is walked from its end
+	ids, likes, comments := t.ids, t.likes, t.comments
+	for ids != "" {
+		id, ok1 := nextInt(&ids)
+		lc, ok2 := nextInt(&likes)
+		cc, ok3 := nextInt(&comments)
+		if !ok1 || !ok2 || !ok3 {
+			return 0, fmt.Errorf("store: unexpected page columns near %.40q", ids)
+		}
+		p := Post{ID: id, LikeCount: lc, CommentCount: cc}
 		var e *cachedPost
-		if n := f[3]; n > 0 {
-			if n > int64(len(raw)) {
-				return 0, fmt.Errorf("store: page record of post %d is cut short", p.ID)
-			}
-			if e, p.LikedByMe, err = decodeMiss(p.ID, raw[:n]); err != nil {
-				return 0, err
-			}
-			raw = raw[min(n+1, int64(len(raw))):]
-			misses++
+		if m, ok := misses[id]; ok {
+			e, p.LikedByMe = m.e, m.liked
+			delete(misses, id)
 		} else {
-			if k >= 0 && window[k].id == p.ID {
+			if k >= 0 && window[k].id == id {
 				e = window[k]
 				k--
-			} else if i := slices.IndexFunc(window, func(e *cachedPost) bool { return e.id == p.ID }); i >= 0 {
+			} else if i := slices.IndexFunc(window, func(e *cachedPost) bool { return e.id == id }); i >= 0 {
 				e = window[i]
 			} else {
-				return 0, fmt.Errorf("%w: post %d", errNotInWindow, p.ID)
+				return 0, fmt.Errorf("%w: post %d", errNotInWindow, id)
 			}
-			_, p.LikedByMe = slices.BinarySearch(likedIDs, p.ID)
+			_, p.LikedByMe = slices.BinarySearch(liked, id)
 		}
 		p.Author, p.Content, p.MediaJSON, p.CreatedAt, p.Rendered = e.author, e.content, e.mediaJSON, e.createdAt(), &e.rendered
 		*posts = append(*posts, p)
 		*entries = append(*entries, e)
 	}
+	if len(misses) > 0 || likes != "" || comments != "" {
+		return 0, errors.New("store: page columns do not match")
+	}
 	sortPage(*posts, *entries)
-	return misses, nil
+	return read, nil
+}
+
+// nextInt reads the integer at the start of *s, up to the next space, and
+// moves *s past it; ok is false if there is none.
+func nextInt(s *string) (n int64, ok bool) {
+	if *s == "" {
+		return 0, false
+	}
+	end := strings.IndexByte(*s, ' ')
+	if end < 0 {
+		end = len(*s)
+	}
+	n, err := strconv.ParseInt((*s)[:end], 10, 64)
+	*s = (*s)[min(end+1, len(*s)):]
+	return n, err == nil
 }
 
 // parseIDs reads space-separated IDs into a sorted slice.
 func parseIDs(s string) ([]int64, error) {
 	var ids []int64
 	for s != "" {
-		end := strings.IndexByte(s, ' ')
-		if end < 0 {
-			end = len(s)
-		}
-		id, err := strconv.ParseInt(s[:end], 10, 64)
-		if err != nil {
+		id, ok := nextInt(&s)
+		if !ok {
 			return nil, fmt.Errorf("store: unexpected liked IDs near %.40q", s)
 		}
-		ids, s = append(ids, id), s[min(end+1, len(s)):]
+		ids = append(ids, id)
 	}
 	if !slices.IsSorted(ids) {
 		slices.Sort(ids)
