@@ -137,6 +137,9 @@ func helped(err error) error {
 	return err
 }
 
+// logDelay is how late a request's log line may be written.
+const logDelay = 100 * time.Millisecond
+
 func newLogger(format string, w io.Writer) *slog.Logger {
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, nil))
@@ -158,7 +161,11 @@ func serve(ctx context.Context, env *environment, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogFormat, env.stderr)
+	// Request lines are batched (see logBuffer); the last ones are written
+	// when serve returns.
+	logs := newLogBuffer(env.stderr, logDelay)
+	defer logs.Flush()
+	log := slog.New(flushingHandler{newLogger(cfg.LogFormat, logs).Handler(), logs, slog.LevelWarn})
 
 	st, err := store.Open(ctx, cfg.DataDir, store.Options{
 		Migrations:  migrationsFS(),
