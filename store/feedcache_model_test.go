@@ -155,17 +155,24 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// Pages from the store, whatever the cache holds, equal the same pages read
-// straight from the table, through random creates (with a clock that goes
-// back now and then), deletes, profile changes, likes and comments.
-func TestFeedMatchesTable(t *testing.T) {
-	t.Parallel()
+// openWithClock opens a store in a temporary directory whose time is clk.
+func openWithClock(t *testing.T) (*Store, *clock) {
+	t.Helper()
 	clk := &clock{t: time.UnixMilli(1_800_000_000_000)}
 	s, err := Open(context.Background(), t.TempDir(), Options{Migrations: testMigrations(), Now: clk.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s, clk
+}
+
+// Pages from the store, whatever the cache holds, equal the same pages read
+// straight from the table, through random creates (with a clock that goes
+// back now and then), deletes, profile changes, likes and comments.
+func TestFeedMatchesTable(t *testing.T) {
+	t.Parallel()
+	s, clk := openWithClock(t)
 	s.cache.max = 25
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -199,12 +206,11 @@ func TestFeedMatchesTable(t *testing.T) {
 			}
 		case k < 9 && len(posts) > 0:
 			post, user := posts[rng.IntN(len(posts))], users[rng.IntN(4)]
+			like := s.Like
 			if rng.IntN(2) == 0 {
-				err = s.Like(ctx, post, user)
-			} else {
-				err = s.Unlike(ctx, post, user)
+				like = s.Unlike
 			}
-			if err != nil {
+			if err := like(ctx, post, user); err != nil {
 				t.Fatal(err)
 			}
 		case k < 10 && len(posts) > 0:
@@ -293,12 +299,7 @@ func pageView(p PostPage) []string {
 // and an ID above every ID before it, whatever the clock does.
 func TestPostKeysOnlyGrow(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.UnixMilli(1_800_000_000_000)}
-	s, err := Open(context.Background(), t.TempDir(), Options{Migrations: testMigrations(), Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, clk := openWithClock(t)
 	ctx := context.Background()
 	u := mustCreate(t, s, "alice")
 	var created []Post
