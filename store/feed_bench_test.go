@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"moments/store"
 	"moments/store/storetest"
@@ -79,7 +80,7 @@ var (
 
 // benchStore opens the seeded benchmark database, seeding it once per run.
 // MOMENTS_BENCH_DATA keeps it between runs.
-func benchStore(b *testing.B) *store.Store {
+func benchStore(b testing.TB) *store.Store {
 	b.Helper()
 	benchOnce.Do(func() {
 		benchDir = os.Getenv("MOMENTS_BENCH_DATA")
@@ -106,7 +107,7 @@ func benchStore(b *testing.B) *store.Store {
 }
 
 // cursorAtDepth walks the feed to the page that starts depth posts deep.
-func cursorAtDepth(b *testing.B, s *store.Store, depth int) *store.PostCursor {
+func cursorAtDepth(b testing.TB, s *store.Store, depth int) *store.PostCursor {
 	b.Helper()
 	if depth == 0 {
 		return nil
@@ -143,4 +144,37 @@ func BenchmarkFeedPage(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkFeedPageAlternating reads the first page and the page 90,000
+// posts deep in turn, in batches of 100, so both see the same machine, and
+// reports each one's time per page and their ratio. On a shared machine the
+// separate runs of BenchmarkFeedPage can differ by more than the pages do.
+func BenchmarkFeedPageAlternating(b *testing.B) {
+	s := benchStore(b)
+	ctx := context.Background()
+	queries := []store.FeedQuery{
+		{Viewer: 7, Limit: 20},
+		{Viewer: 7, Limit: 20, After: cursorAtDepth(b, s, 90_000)},
+	}
+	var spent [2]time.Duration
+	var pages [2]int
+	for i := 0; b.Loop(); i++ {
+		k := i / 100 % 2
+		start := time.Now()
+		page, err := s.Feed(ctx, queries[k])
+		spent[k] += time.Since(start)
+		pages[k]++
+		if err != nil || len(page.Posts) != 20 {
+			b.Fatalf("%d posts, %v", len(page.Posts), err)
+		}
+	}
+	if pages[0] == 0 || pages[1] == 0 {
+		return // too few iterations to compare
+	}
+	first := float64(spent[0].Nanoseconds()) / float64(pages[0]) / 1e3
+	deep := float64(spent[1].Nanoseconds()) / float64(pages[1]) / 1e3
+	b.ReportMetric(first, "first-µs/page")
+	b.ReportMetric(deep, "deep90000-µs/page")
+	b.ReportMetric(deep/first, "deep/first")
 }
