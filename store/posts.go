@@ -95,28 +95,44 @@ const (
 //   - the posts outside the window, each as "id n json", where n is the
 //     length in bytes of the JSON array that follows, [liked_by_me, user_id,
 //     username, display_name, avatar_url, content, media_urls, created_at];
-//   - the posts the viewer likes among the IDs from :liked_lo to :liked_hi,
-//     the window's lowest and highest: one range scan of likes_user instead
-//     of a lookup per post.
+//   - the posts the viewer likes among the IDs from the window's lowest to
+//     its highest: one range scan of likes_user instead of a lookup per post.
+//
+// The parameters are anonymous (?), which spares the driver reading each
+// parameter's name on every page; pageArgs lists them in their order.
 const (
+	pageLiked = `(SELECT group_concat(post_id, ' ') FROM likes
+		WHERE user_id = ? /* viewer */ AND post_id BETWEEN ? /* liked lo */ AND ? /* liked hi */)`
 	pageColumns = `p.id AS id, p.like_count AS likes, p.comment_count AS comments,
-	CASE WHEN (p.created_at, p.id) >= (:lo_at, :lo_id) AND (p.created_at, p.id) < (:hi_at, :hi_id) THEN NULL
+	CASE WHEN (p.created_at, p.id) >= (? /* window lo */, ?) AND (p.created_at, p.id) < (? /* window hi */, ?) THEN NULL
 	ELSE p.id || ' ' || ifnull((
 		SELECT length(CAST(j AS BLOB)) || ' ' || j FROM (
-			SELECT json_array(EXISTS (SELECT 1 FROM likes l WHERE l.post_id = r.id AND l.user_id = :viewer),
+			SELECT json_array(EXISTS (SELECT 1 FROM likes l WHERE l.post_id = r.id AND l.user_id = ? /* viewer */),
 				u.id, u.username, u.display_name, u.avatar_url, r.content, r.media_urls, r.created_at) AS j
 			FROM posts r JOIN users u ON u.id = r.user_id WHERE r.id = p.id)), 'missing') END AS miss`
-	pageLiked = `(SELECT group_concat(post_id, ' ') FROM likes
-		WHERE user_id = :viewer AND post_id BETWEEN :liked_lo AND :liked_hi)`
-	pageOrder = ` ORDER BY p.created_at DESC, p.id DESC LIMIT :limit)`
+	pageOrder = ` ORDER BY p.created_at DESC, p.id DESC LIMIT ? /* limit */)`
 
 	pageSelect = `SELECT group_concat(id, ' '), group_concat(likes, ' '), group_concat(comments, ' '), group_concat(miss, ' '), ` +
 		pageLiked + ` FROM (SELECT ` + pageColumns + ` FROM posts p`
+	pageAfter          = `(p.created_at, p.id) < (? /* cursor */, ?)`
 	feedFirstQuery     = pageSelect + pageOrder
-	feedAfterQuery     = pageSelect + ` WHERE (p.created_at, p.id) < (:at, :id)` + pageOrder
-	timelineFirstQuery = pageSelect + ` WHERE p.user_id = :author` + pageOrder
-	timelineAfterQuery = pageSelect + ` WHERE p.user_id = :author AND (p.created_at, p.id) < (:at, :id)` + pageOrder
+	feedAfterQuery     = pageSelect + ` WHERE ` + pageAfter + pageOrder
+	timelineFirstQuery = pageSelect + ` WHERE p.user_id = ? /* author */` + pageOrder
+	timelineAfterQuery = pageSelect + ` WHERE p.user_id = ? /* author */ AND ` + pageAfter + pageOrder
 )
+
+// pageArgs lists a page query's parameters in the order they appear in it.
+func pageArgs(q FeedQuery, w *window, likedLo, likedHi int64) []any {
+	args := make([]any, 0, 12)
+	args = append(args, q.Viewer, likedLo, likedHi, w.lo.at, w.lo.id, w.hi.at, w.hi.id, q.Viewer)
+	if q.AuthorID != nil {
+		args = append(args, *q.AuthorID)
+	}
+	if q.After != nil {
+		args = append(args, q.After.CreatedAt, q.After.ID)
+	}
+	return append(args, int64(q.Limit+1))
+}
 
 func scanPost(row rowScanner) (Post, error) {
 	var p Post
@@ -272,9 +288,6 @@ func (s *Store) readPage(ctx context.Context, q FeedQuery, w *window, posts *[]P
 		}
 		likedHi = max(likedHi, e.id)
 	}
-	args := []any{sql.Named("viewer", q.Viewer), sql.Named("limit", q.Limit+1),
-		sql.Named("lo_at", w.lo.at), sql.Named("lo_id", w.lo.id), sql.Named("hi_at", w.hi.at), sql.Named("hi_id", w.hi.id),
-		sql.Named("liked_lo", likedLo), sql.Named("liked_hi", likedHi)}
 	var stmt *sql.Stmt
 	switch {
 	case q.AuthorID == nil && q.After == nil:
@@ -286,15 +299,9 @@ func (s *Store) readPage(ctx context.Context, q FeedQuery, w *window, posts *[]P
 	default:
 		stmt = s.stmts.timelineAfter
 	}
-	if q.AuthorID != nil {
-		args = append(args, sql.Named("author", *q.AuthorID))
-	}
-	if q.After != nil {
-		args = append(args, sql.Named("at", q.After.CreatedAt), sql.Named("id", q.After.ID))
-	}
 	// One row always comes back: group_concat of no rows is NULL.
 	var cols [5]sql.NullString
-	if err := stmt.QueryRowContext(ctx, args...).Scan(&cols[0], &cols[1], &cols[2], &cols[3], &cols[4]); err != nil {
+	if err := stmt.QueryRowContext(ctx, pageArgs(q, w, likedLo, likedHi)...).Scan(&cols[0], &cols[1], &cols[2], &cols[3], &cols[4]); err != nil {
 		return 0, err
 	}
 	return parsePage(pageText{ids: cols[0].String, likes: cols[1].String, comments: cols[2].String,
