@@ -256,8 +256,8 @@ func (s *Store) Feed(ctx context.Context, q FeedQuery) (PostPage, error) {
 		s.cache.reset()
 		w = window{}
 		page.Posts, entries = page.Posts[:0], entries[:0]
-		misses, err = s.readPage(ctx, q, &w, &page.Posts, &entries)
-		misses = 0 // put nothing back either
+		_, err = s.readPage(ctx, q, &w, &page.Posts, &entries)
+		misses = 0 // and put nothing back
 	}
 	if err != nil {
 		return PostPage{}, err
