@@ -311,11 +311,13 @@ func (c *feedCache) profileChanged(a Author) {
 	}
 }
 
-// evict brings the cache back within its bound: least recently used
-// segments go first, and keep, which just grew, is trimmed last from the
-// end away from its growth. The caller holds the write lock.
+// evict brings the cache back within its bound. The least recently used
+// segment other than keep gives up its oldest posts, or all of them; keep,
+// which just grew, is trimmed last, from the end away from its growth. The
+// caller holds the write lock.
 func (c *feedCache) evict(keep *segment, grewDown bool) {
 	for c.size > c.max {
+		excess := c.size - c.max
 		var victim *segment
 		var victimList int64
 		for list, segs := range c.lists {
@@ -325,7 +327,11 @@ func (c *feedCache) evict(keep *segment, grewDown bool) {
 				}
 			}
 		}
-		if victim != nil {
+		switch {
+		case victim != nil && excess < len(victim.posts):
+			victim.dropOldest(excess)
+			c.size -= excess
+		case victim != nil:
 			c.size -= len(victim.posts)
 			segs := slices.DeleteFunc(c.lists[victimList], func(s *segment) bool { return s == victim })
 			if len(segs) == 0 {
@@ -333,21 +339,29 @@ func (c *feedCache) evict(keep *segment, grewDown bool) {
 			} else {
 				c.lists[victimList] = segs
 			}
-			continue
-		}
-		k := c.size - c.max
-		c.size -= k
-		if grewDown { // drop the newest: they were read longest ago
-			n := len(keep.posts) - k
-			keep.hi = keep.posts[n].key
-			clear(keep.posts[n:])
-			keep.posts = keep.posts[:n]
-		} else { // drop the oldest
-			keep.lo = keep.posts[k].key
-			clear(keep.posts[:k])
-			keep.posts = keep.posts[k:]
+		case grewDown: // the newest were read longest ago
+			keep.dropNewest(excess)
+			c.size -= excess
+		default:
+			keep.dropOldest(excess)
+			c.size -= excess
 		}
 	}
+}
+
+// dropOldest gives up the segment's k oldest posts, k < len(s.posts).
+func (s *segment) dropOldest(k int) {
+	s.lo = s.posts[k].key
+	clear(s.posts[:k])
+	s.posts = s.posts[k:]
+}
+
+// dropNewest gives up the segment's k newest posts, k < len(s.posts).
+func (s *segment) dropNewest(k int) {
+	n := len(s.posts) - k
+	s.hi = s.posts[n].key
+	clear(s.posts[n:])
+	s.posts = s.posts[:n]
 }
 
 // decodeMiss reads the JSON array a page query returns for a post outside

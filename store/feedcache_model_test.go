@@ -562,3 +562,38 @@ func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
 		}
 	}
 }
+
+// Making room takes only as many posts as needed from the least recently
+// used segment, its oldest first, rather than the whole segment.
+func TestFeedCacheEvictsOnlyWhatItMust(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	s.cache.max = 30
+	ctx := context.Background()
+	u := mustCreate(t, s, "alice")
+	for i := range 100 {
+		if _, err := s.CreatePost(ctx, u.ID, fmt.Sprint(i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := FeedQuery{Limit: 20}
+	if _, err := s.Feed(ctx, first); err != nil { // holds posts 99 down to 79
+		t.Fatal(err)
+	}
+	deep := tablePage(t, s, FeedQuery{Limit: 50}) // a cursor, without the cache
+	before := s.cache.tableReads.Load()
+	if _, err := s.Feed(ctx, FeedQuery{Limit: 20, After: deep.Next}); err != nil { // 21 more, 12 over the bound
+		t.Fatal(err)
+	}
+	if read := s.cache.tableReads.Load() - before; read != 21 || s.cache.size != 30 {
+		t.Fatalf("the deep page read %d posts; the cache holds %d", read, s.cache.size)
+	}
+	before = s.cache.tableReads.Load()
+	page, err := s.Feed(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read := s.cache.tableReads.Load() - before; read != 12 || page.Posts[0].Content != "99" {
+		t.Errorf("the first page read %d posts from the table again, want the 12 given up", read)
+	}
+}
