@@ -12,6 +12,7 @@ import (
 
 	"moments/app"
 	"moments/app/media"
+	"moments/internal/fsutil"
 )
 
 // backup is `moments backup --data DIR OUT.db`: a consistent copy of the
@@ -83,7 +84,7 @@ func backup(ctx context.Context, env *environment, args []string) (err error) {
 	if err := os.Rename(tmpMedia, mediaOut); err != nil {
 		return fmt.Errorf("moments backup: %w", err)
 	}
-	if err := placeNew(tmpDB, out); err != nil {
+	if err := fsutil.PlaceNew(tmpDB, out); err != nil {
 		os.RemoveAll(mediaOut) // ours: renamed into place just above
 		return fmt.Errorf("moments backup: %w", err)
 	}
@@ -131,7 +132,7 @@ func copyMedia(ctx context.Context, from, to string) (files int, total int64, er
 		files++
 		total += n
 	}
-	return files, total, syncDir(to)
+	return files, total, fsutil.SyncDir(to)
 }
 
 // copyFile copies one file to a new file of mode 0600 and syncs it.
@@ -150,34 +151,4 @@ func copyFile(from, to string) (int64, error) {
 		err = dst.Sync()
 	}
 	return n, errors.Join(err, dst.Close())
-}
-
-// placeNew gives the complete file tmp the name dest, refusing to replace
-// anything there, and syncs the directory so the name survives a power cut.
-func placeNew(tmp, dest string) error {
-	// A hard link fails rather than replace a file that appeared since the
-	// first look. File systems without hard links (FAT and exFAT drives,
-	// some network shares: common homes for backups) fall back to a rename
-	// after one more look.
-	if err := os.Link(tmp, dest); errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("%s already exists; choose another name", dest)
-	} else if err != nil {
-		if _, err := os.Lstat(dest); err == nil {
-			return fmt.Errorf("%s already exists; choose another name", dest)
-		}
-		if err := os.Rename(tmp, dest); err != nil {
-			return err
-		}
-	}
-	return syncDir(filepath.Dir(dest))
-}
-
-// syncDir makes the entries just made in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

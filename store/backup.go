@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"moments/internal/fsutil"
 )
 
 // Backup writes a consistent copy of the database to dest with VACUUM INTO
@@ -62,32 +64,7 @@ func (s *Store) Backup(ctx context.Context, dest string) (err error) {
 	if err := syncFile(tmp); err != nil {
 		return err
 	}
-	return placeNew(tmp, dest)
-}
-
-// placeNew gives the complete file tmp the name dest in the same directory,
-// refusing to replace anything already there, and syncs the directory so
-// the new name survives a power cut.
-func placeNew(tmp, dest string) error {
-	// A hard link fails rather than replace a file that appeared since
-	// Backup looked. File systems without hard links (FAT and exFAT drives,
-	// some network shares: a common home for backups) fall back to a
-	// rename after one more look.
-	if err := os.Link(tmp, dest); err == nil {
-		if err := os.Remove(tmp); err != nil {
-			return err
-		}
-		return syncDir(filepath.Dir(dest))
-	} else if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("%s already exists; choose another name", dest)
-	}
-	if _, err := os.Lstat(dest); err == nil {
-		return fmt.Errorf("%s already exists; choose another name", dest)
-	}
-	if err := os.Rename(tmp, dest); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(dest))
+	return fsutil.PlaceNew(tmp, dest)
 }
 
 // syncFile flushes a file to disk.
@@ -101,14 +78,4 @@ func syncFile(path string) error {
 		return err
 	}
 	return f.Close()
-}
-
-// syncDir makes a rename, link or new entry in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -16,6 +16,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"moments/internal/fsutil"
 )
 
 // Save reads one upload from r, checks and re-encodes it, and stores it
@@ -191,7 +193,9 @@ func (l *Library) store(out *rendition) (Info, error) {
 	info.Bytes, err = l.writeFile(info.Name, out.encode)
 	if err == nil {
 		// The renames are durable only once the directory is.
-		err = syncDir(l.dir)
+		if err = fsutil.SyncDir(l.dir); err != nil {
+			err = fmt.Errorf("media: syncing directory: %w", err)
+		}
 	}
 	if err != nil {
 		os.Remove(filepath.Join(l.dir, info.Name))
@@ -238,18 +242,6 @@ func (l *Library) writeFile(name string, encode func(io.Writer) error) (n int64,
 		return 0, err
 	}
 	return cw.n, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("media: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("media: syncing directory: %w", err)
-	}
-	return nil
 }
 
 type countingWriter struct {
