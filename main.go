@@ -140,11 +140,11 @@ func helped(err error) error {
 // logDelay is how late a request's log line may be written.
 const logDelay = 100 * time.Millisecond
 
-func newLogger(format string, w io.Writer) *slog.Logger {
+func newLogHandler(format string, w io.Writer) slog.Handler {
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.NewJSONHandler(w, nil)
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.NewTextHandler(w, nil)
 }
 
 func serve(ctx context.Context, env *environment, args []string) (err error) {
@@ -165,7 +165,7 @@ func serve(ctx context.Context, env *environment, args []string) (err error) {
 	// when serve returns.
 	logs := newLogBuffer(env.stderr, logDelay)
 	defer logs.Flush()
-	log := slog.New(flushingHandler{newLogger(cfg.LogFormat, logs).Handler(), logs, slog.LevelWarn})
+	log := slog.New(flushingHandler{newLogHandler(cfg.LogFormat, logs), logs, slog.LevelWarn})
 
 	st, err := store.Open(ctx, cfg.DataDir, store.Options{
 		Migrations:  migrationsFS(),

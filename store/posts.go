@@ -68,7 +68,7 @@ const postColumns = `p.id, p.content, p.media_urls, p.created_at, p.like_count, 
 // postByIDQuery reads one post in full.
 const (
 	postByIDQuery = `SELECT ` + postColumns + ` FROM posts p JOIN users u ON u.id = p.user_id WHERE p.id = :id`
-	// The writer chooses the ID and time (nextPostKey); the author's display
+	// The writer chooses the ID and time (postKeys.next); the author's display
 	// fields come back with the insert, so creating a post needs no second
 	// query.
 	insertPostQuery = `INSERT INTO posts (id, user_id, content, media_urls, created_at) VALUES (?, ?, ?, ?, ?)
@@ -412,14 +412,7 @@ func parseIDs(s string) ([]int64, error) {
 // sortPage puts posts (and entries, which go with them) newest first, if
 // they are not already.
 func sortPage(posts []Post, entries []*cachedPost) {
-	sorted := true
-	for i := 1; i < len(entries); i++ {
-		if !entries[i].key.less(entries[i-1].key) {
-			sorted = false
-			break
-		}
-	}
-	if sorted {
+	if slices.IsSortedFunc(entries, func(a, b *cachedPost) int { return compareKeys(b.key, a.key) }) {
 		return
 	}
 	order := make([]int, len(posts))
