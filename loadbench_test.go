@@ -98,10 +98,13 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 	rss := peakRSS(b, srv.cmd.Process.Pid)
-	ratio := results["feed-first"].perSecond / results["static"].perSecond
+	baseline := results["static"].perSecond
+	ratio := results["feed-first"].perSecond / baseline
+	deepStatic := results["feed-deep90000"].perSecond / baseline
 	deepRatio := results["feed-deep90000"].perSecond / results["feed-first"].perSecond
-	b.Logf("feed/static %.2f, deep/first %.2f, server peak RSS %.1f MiB", ratio, deepRatio, rss)
+	b.Logf("feed/static %.2f, deep/static %.2f, deep/first %.2f, server peak RSS %.1f MiB", ratio, deepStatic, deepRatio, rss)
 	b.ReportMetric(ratio, "feed/static")
+	b.ReportMetric(deepStatic, "deep/static")
 	b.ReportMetric(deepRatio, "deep/first")
 	b.ReportMetric(rss, "peak-RSS-MiB")
 }
@@ -284,21 +287,61 @@ func walkTo(tb testing.TB, base, token string, depth int) string {
 	return c
 }
 
-// staticServer is a plain net/http server answering body to every request.
+// staticBodyEnv names the file whose bytes the static server answers.
+const staticBodyEnv = "MOMENTS_STATIC_BODY"
+
+// staticServer starts the baseline: a plain net/http server answering body
+// to every request. It runs in a process of its own, as the feed server
+// does, so neither shares a runtime with the load generator.
 func staticServer(tb testing.TB, body []byte) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	file := filepath.Join(tb.TempDir(), "body.json")
+	if err := os.WriteFile(file, body, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), staticBodyEnv+"="+file)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		tb.Fatalf("the static server did not start: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// serveStatic is the static server's process: it prints its address and
+// serves the file's bytes until it is killed.
+func serveStatic(path string) {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(ln.Addr().String())
+	length := strconv.Itoa(len(body))
+	err = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Header().Set("Content-Length", length)
 		w.Write(body)
-	})}
-	go srv.Serve(ln)
-	tb.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
+	}))
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
 }
 
 type loadResult struct {

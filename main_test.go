@@ -33,8 +33,14 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// TestMain removes the binary the crash and load tests build.
+// TestMain removes the binary the crash and load tests build. Started with
+// staticBodyEnv set, the test binary is instead the load benchmark's static
+// server (see staticServer).
 func TestMain(m *testing.M) {
+	if path := os.Getenv(staticBodyEnv); path != "" {
+		serveStatic(path)
+		return
+	}
 	code := m.Run()
 	if built.path != "" {
 		os.RemoveAll(filepath.Dir(built.path))
