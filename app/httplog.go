@@ -89,7 +89,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := ids.next()
-		w.Header().Set("X-Request-ID", id)
+		w.Header()["X-Request-Id"] = []string{id} // X-Request-ID in canonical form
 		sw := &statusWriter{ResponseWriter: w}
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		next.ServeHTTP(sw, r.WithContext(ctx))
@@ -100,14 +100,25 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		if sw.status >= 500 {
 			level = slog.LevelError
 		}
-		s.log.LogAttrs(ctx, level, "request",
+		h := s.log.Handler()
+		if !h.Enabled(ctx, level) {
+			return
+		}
+		// The record is built here rather than by Logger.LogAttrs, which
+		// walks the stack for the caller's program counter on every call: a
+		// fifth of the line's cost, for a source position the access log
+		// never shows.
+		end := time.Now()
+		rec := slog.NewRecord(end, level, "request", 0)
+		rec.AddAttrs(
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status),
 			slog.Int64("bytes", sw.bytes),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", end.Sub(start)),
 			slog.String("request_id", id),
 		)
+		_ = h.Handle(ctx, rec)
 	})
 }
 
