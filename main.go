@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"moments/app"
+	"moments/internal/onewrite"
 	"moments/store"
 )
 
@@ -200,12 +201,13 @@ func serve(ctx context.Context, env *environment, args []string) (err error) {
 		MaxHeaderBytes:    128 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnContext:       onewrite.ConnContext,
 	}
 	log.Info("moments listening", "addr", "http://"+ln.Addr().String(), "data", cfg.DataDir, "version", version)
 	fmt.Fprintf(env.stdout, "Moments is running at http://%s (API docs at /docs)\n", ln.Addr())
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(onewrite.Listener{Listener: ln}) }()
 	select {
 	case err := <-served:
 		return err

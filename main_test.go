@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -147,6 +148,39 @@ func TestServeStartsStopsAndRestartsOnTheSameData(t *testing.T) {
 
 	second := start(t, args, env)
 	second.stop(t)
+}
+
+// The served listener sends pages of posts with onewrite: each arrives
+// whole, with its length, and the connection carries the next request.
+func TestFeedPagesThroughTheServedListener(t *testing.T) {
+	t.Parallel()
+	in := start(t, []string{"--addr", "127.0.0.1:0", "--data", t.TempDir()}, map[string]string{"MOMENTS_PUBLIC_READ": "true"})
+	client := &http.Client{Transport: &http.Transport{}}
+	for i := range 3 {
+		res, err := client.Get(in.url + "/posts?limit=5")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Items      []json.RawMessage `json:"items"`
+			NextCursor *string           `json:"next_cursor"`
+		}
+		if res.StatusCode != 200 || json.Unmarshal(body, &page) != nil || page.Items == nil {
+			t.Fatalf("request %d: status %d, body %s", i, res.StatusCode, body)
+		}
+		if res.ContentLength != int64(len(body)) || len(res.TransferEncoding) != 0 {
+			t.Errorf("request %d: Content-Length %d, Transfer-Encoding %v for %d bytes", i, res.ContentLength, res.TransferEncoding, len(body))
+		}
+		if res.Header.Get("X-Content-Type-Options") != "nosniff" || res.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("request %d: headers %v", i, res.Header)
+		}
+	}
+	in.stop(t)
 }
 
 // A request in flight when the signal arrives still gets its answer.

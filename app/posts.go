@@ -11,6 +11,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"moments/internal/onewrite"
 	"moments/store"
 )
 
@@ -276,9 +277,16 @@ func (s *server) postPage(ctx context.Context, list string, author *int64, in pa
 	}
 	bp := pageBuffers.Get().(*[]byte)
 	b := appendPostPage((*bp)[:0], page.Posts, next)
-	return &pageJSON{ContentType: "application/json", ContentLength: strconv.Itoa(len(b)), Body: func(ctx huma.Context) {
-		ctx.SetStatus(http.StatusOK)
-		ctx.BodyWriter().Write(b)
+	return &pageJSON{Body: func(ctx huma.Context) {
+		if w, ok := ctx.BodyWriter().(http.ResponseWriter); ok {
+			w.Header()["Content-Type"] = jsonContentType
+			_ = onewrite.Write(ctx.Context(), w, http.StatusOK, b)
+		} else {
+			ctx.SetHeader("Content-Type", "application/json")
+			ctx.SetHeader("Content-Length", strconv.Itoa(len(b)))
+			ctx.SetStatus(http.StatusOK)
+			_, _ = ctx.BodyWriter().Write(b)
+		}
 		if cap(b) <= maxPooledPage {
 			*bp = b
 			pageBuffers.Put(bp)
@@ -286,12 +294,15 @@ func (s *server) postPage(ctx context.Context, list string, author *int64, in pa
 	}}, nil
 }
 
+// jsonContentType is shared by every page's header map: the slice is full
+// (len == cap), so Header.Add appends to a copy, and Header.Set replaces it.
+var jsonContentType = []string{"application/json"}
+
 // pageJSON is a page of posts written from a pooled buffer, which goes back
-// to the pool once written, so a page costs no allocation of its size.
+// to the pool once written, so a page costs no allocation of its size. The
+// page goes out with its header in one write (package onewrite).
 type pageJSON struct {
-	ContentType   string `header:"Content-Type"`
-	ContentLength string `header:"Content-Length"`
-	Body          func(huma.Context)
+	Body func(huma.Context)
 }
 
 func (s *server) postJSON(p *store.Post) *rawJSON {

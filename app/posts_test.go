@@ -234,7 +234,11 @@ func TestFeedPagination(t *testing.T) {
 
 	// A user's timeline, and its cursors are its own.
 	var tl apiPostPage
-	e.do("GET", "/users/bob/posts?limit=5", alice.Token, nil).wantStatus(t, 200).json(t, &tl)
+	res := e.do("GET", "/users/bob/posts?limit=5", alice.Token, nil).wantStatus(t, 200)
+	res.json(t, &tl)
+	if res.ContentLength != int64(len(res.body)) || res.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("page sent with Content-Length %d for %d bytes, Content-Type %q", res.ContentLength, len(res.body), res.Header.Get("Content-Type"))
+	}
 	if len(tl.Items) != 5 || tl.Items[0].Author.Username != "bob" || tl.NextCursor == nil {
 		t.Fatalf("bob's timeline = %+v", tl)
 	}
