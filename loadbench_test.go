@@ -32,13 +32,17 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkLoad -benchtime 1x .
 //
+// The static server and the two feed pages take turns, round after round,
+// so that a slow spell of a shared machine falls on all three rather than on
+// whichever ran during it. Each round's ratios are logged; the figures
+// reported pool every round: requests per second over all of them, and
+// percentiles over every request.
+//
 // MOMENTS_BENCH_DATA keeps the seeded database between runs (seeding takes a
-// few minutes); MOMENTS_LOAD_SECONDS sets the length of each scenario.
+// few minutes); MOMENTS_LOAD_SECONDS sets the length of each scenario in a
+// round (default 4) and MOMENTS_LOAD_ROUNDS the number of rounds (default 3).
 func BenchmarkLoad(b *testing.B) {
-	seconds := 5
-	if s, err := strconv.Atoi(os.Getenv("MOMENTS_LOAD_SECONDS")); err == nil && s > 0 {
-		seconds = s
-	}
+	seconds, rounds := envInt("MOMENTS_LOAD_SECONDS", 4), envInt("MOMENTS_LOAD_ROUNDS", 3)
 	duration := time.Duration(seconds) * time.Second
 	const conns = 32
 
@@ -85,24 +89,40 @@ func BenchmarkLoad(b *testing.B) {
 				"Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
 		}},
 	}
-	results := map[string]loadResult{}
+	// The reads take turns for the rounds; creating posts comes last, as it
+	// changes what the first page shows.
+	results := map[string]*loadResult{}
+	for r := 1; r <= rounds; r++ {
+		perSecond := map[string]float64{}
+		for _, sc := range scenarios[:3] {
+			res := generateLoad(b, sc.addr, conns, duration, sc.request)
+			results[sc.name] = results[sc.name].add(res)
+			perSecond[sc.name] = res.perSecond()
+		}
+		b.Logf("round %d: static %.0f req/s, feed-first %.0f (%.2f of static), feed-deep90000 %.0f (%.2f)", r,
+			perSecond["static"], perSecond["feed-first"], perSecond["feed-first"]/perSecond["static"],
+			perSecond["feed-deep90000"], perSecond["feed-deep90000"]/perSecond["static"])
+	}
+	create := scenarios[3]
+	results[create.name] = generateLoad(b, create.addr, conns, duration, create.request)
 	for _, sc := range scenarios {
-		r := generateLoad(b, sc.addr, conns, duration, sc.request)
-		results[sc.name] = r
+		r := results[sc.name]
+		p50, p99 := r.percentile(50), r.percentile(99)
 		b.Logf("%-15s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (%d requests, %d errors)",
-			sc.name, r.perSecond, ms(r.p50), ms(r.p99), r.requests, r.errors)
-		b.ReportMetric(r.perSecond, sc.name+"-req/s")
-		b.ReportMetric(ms(r.p99), sc.name+"-p99-ms")
+			sc.name, r.perSecond(), ms(p50), ms(p99), len(r.latencies), r.errors)
+		b.ReportMetric(r.perSecond(), sc.name+"-req/s")
+		b.ReportMetric(ms(p99), sc.name+"-p99-ms")
 		if r.errors > 0 {
 			b.Errorf("%s: %d requests failed", sc.name, r.errors)
 		}
 	}
 	rss := peakRSS(b, srv.cmd.Process.Pid)
-	baseline := results["static"].perSecond
-	ratio := results["feed-first"].perSecond / baseline
-	deepStatic := results["feed-deep90000"].perSecond / baseline
-	deepRatio := results["feed-deep90000"].perSecond / results["feed-first"].perSecond
-	b.Logf("feed/static %.2f, deep/static %.2f, deep/first %.2f, server peak RSS %.1f MiB", ratio, deepStatic, deepRatio, rss)
+	baseline := results["static"].perSecond()
+	ratio := results["feed-first"].perSecond() / baseline
+	deepStatic := results["feed-deep90000"].perSecond() / baseline
+	deepRatio := results["feed-deep90000"].perSecond() / results["feed-first"].perSecond()
+	b.Logf("feed/static %.2f, deep/static %.2f, deep/first %.2f, server peak RSS %.1f MiB (%d rounds of %s)",
+		ratio, deepStatic, deepRatio, rss, rounds, duration)
 	b.ReportMetric(ratio, "feed/static")
 	b.ReportMetric(deepStatic, "deep/static")
 	b.ReportMetric(deepRatio, "deep/first")
@@ -344,16 +364,41 @@ func serveStatic(path string) {
 	os.Exit(1)
 }
 
+// loadResult is what one or more load runs of a scenario saw.
 type loadResult struct {
-	requests, errors int
-	perSecond        float64
-	p50, p99         time.Duration
+	latencies []time.Duration // of every request answered, sorted
+	errors    int
+	elapsed   time.Duration // the load's duration, summed over runs
+}
+
+// add returns r with o's requests added; r may be nil.
+func (r *loadResult) add(o *loadResult) *loadResult {
+	if r == nil {
+		return o
+	}
+	r.latencies = append(r.latencies, o.latencies...)
+	slices.Sort(r.latencies)
+	r.errors += o.errors
+	r.elapsed += o.elapsed
+	return r
+}
+
+func (r *loadResult) perSecond() float64 { return float64(len(r.latencies)) / r.elapsed.Seconds() }
+
+// percentile returns the latency that p percent of the requests stayed
+// within (nearest rank).
+func (r *loadResult) percentile(p int) time.Duration {
+	n := len(r.latencies)
+	if n == 0 {
+		return 0
+	}
+	return r.latencies[min(n-1, max(0, (n*p+99)/100-1))]
 }
 
 // generateLoad keeps conns connections busy for d, each sending request(i)
 // and reading the whole answer before the next. It speaks HTTP/1.1 over
 // plain sockets, so the load generator costs little CPU of its own.
-func generateLoad(tb testing.TB, addr string, conns int, d time.Duration, request func(i int) []byte) loadResult {
+func generateLoad(tb testing.TB, addr string, conns int, d time.Duration, request func(i int) []byte) *loadResult {
 	tb.Helper()
 	var mu sync.Mutex
 	var latencies []time.Duration
@@ -399,12 +444,16 @@ func generateLoad(tb testing.TB, addr string, conns int, d time.Duration, reques
 	}
 	wg.Wait()
 	slices.Sort(latencies)
-	res := loadResult{requests: len(latencies), errors: errs, perSecond: float64(len(latencies)) / d.Seconds()}
-	if n := len(latencies); n > 0 {
-		res.p50 = latencies[n/2]
-		res.p99 = latencies[n*99/100]
+	return &loadResult{latencies: latencies, errors: errs, elapsed: d}
+}
+
+// envInt reads a positive integer from the environment variable name, or
+// returns def.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
 	}
-	return res
+	return def
 }
 
 // readResponse reads one HTTP/1.1 response with a Content-Length body and
