@@ -30,7 +30,8 @@ import (
 //   - Post IDs are never reused while the process runs, so an ID names one
 //     post for the cache's whole life.
 //   - A deleted post is dropped from its segment; "every post that exists
-//     is held" stays true.
+//     is held" stays true. The delete bumps the generation too, so that a
+//     page that read the post before the delete does not put it back.
 //   - A profile change rewrites the author's cached posts, and bumps the
 //     generation so that a page read before the change does not put what
 //     it read into the cache after it.
@@ -108,7 +109,7 @@ type feedCache struct {
 	// exists or not: no post with a higher key existed when it was set.
 	top   feedKey
 	clock atomic.Uint64
-	gen   atomic.Uint64 // bumped by every profile change
+	gen   atomic.Uint64 // bumped by every profile change and delete
 }
 
 func newFeedCache(top feedKey) *feedCache {
@@ -275,10 +276,13 @@ func (c *feedCache) added(e *cachedPost) {
 	c.evict(top, false)
 }
 
-// deleted drops a deleted post from the feed's list and its author's.
+// deleted drops a deleted post from the feed's list and its author's, and
+// bumps the generation: a page that read the post before the delete must
+// not put it back.
 func (c *feedCache) deleted(author int64, key feedKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen.Add(1)
 	for _, list := range []int64{feedList, author} {
 		segs := c.lists[list]
 		i := sort.Search(len(segs), func(i int) bool { return key.less(segs[i].hi) })

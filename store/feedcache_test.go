@@ -81,6 +81,26 @@ func TestFeedCacheRefusesStaleFill(t *testing.T) {
 	}
 }
 
+// A page that read a post before its delete must not put it back into the
+// cache after it: pages would not show it, but it would hold memory.
+func TestFeedCacheRefusesDeletedPostFill(t *testing.T) {
+	t.Parallel()
+	old, top := feedKey{90, 6}, feedKey{100, 7}
+	c := newFeedCache(top)
+	read := []*cachedPost{{id: 7, key: top}, {id: 6, key: old}}
+	w := c.window(feedList, nil, 21, nil)
+	c.deleted(1, old) // the delete lands while the page is running
+	c.fill(feedList, w.gen, minKey, top.next(), read)
+	if c.size != 0 {
+		t.Fatalf("%d posts cached from a page read before a delete", c.size)
+	}
+	w = c.window(feedList, nil, 21, nil)
+	c.fill(feedList, w.gen, minKey, top.next(), read[:1])
+	if got := c.window(feedList, nil, 21, nil); len(got.posts) != 1 || got.posts[0].id != 7 {
+		t.Fatalf("a page read after the delete was not cached: %+v", got)
+	}
+}
+
 // The cache stays within its bound, and pages stay right whatever it holds.
 func TestFeedCacheEviction(t *testing.T) {
 	t.Parallel()
