@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 )
@@ -39,6 +40,31 @@ const (
 // temperature leaves room for a warm, varied wording without drifting off
 // the user's draft.
 const temperature = 0.7
+
+// OpenAI's reasoning models (the o-series, gpt-5) count their hidden
+// reasoning in the token cap. Writing a short post needs little of it, so
+// they are asked for reasoningEffort, and the cap gives reasoning an
+// allowance on top of the reply's own, so that it cannot use up the reply's.
+const (
+	reasoningEffort    = "low"
+	reasoningAllowance = 2000
+)
+
+// A dialect is what a server needs different from the classic
+// chat-completions body. The client starts with the classic body, which
+// every compatible server takes, and learns the rest from the server's
+// refusals: an OpenAI-style 400 naming the parameter (see learnFrom).
+type dialect uint32
+
+const (
+	// completionTokens: the cap goes in max_completion_tokens, with the
+	// reasoning allowance, and reasoning_effort is sent.
+	completionTokens dialect = 1 << iota
+	// noTemperature: temperature is left out (the model has its own).
+	noTemperature
+	// noReasoningEffort: reasoning_effort is left out.
+	noReasoningEffort
+)
 
 var (
 	// ErrNotConfigured: no base URL or model (or an unusable base URL) is
@@ -67,7 +93,9 @@ type Config struct {
 	APIKey string
 	// Timeout bounds a whole call, streaming included. Zero means DefaultTimeout.
 	Timeout time.Duration
-	// MaxTokens caps the generated tokens (max_tokens). Zero means DefaultMaxTokens.
+	// MaxTokens caps the generated tokens (max_tokens; for a reasoning model,
+	// max_completion_tokens with an allowance for reasoning on top). Zero
+	// means DefaultMaxTokens.
 	MaxTokens int
 	// MaxResponseBytes caps the bytes read from the upstream response.
 	// Zero means DefaultMaxResponseBytes.
@@ -113,6 +141,7 @@ type Client struct {
 	maxTokens  int
 	maxBytes   int64
 	httpClient *http.Client
+	dialect    atomic.Uint32 // a dialect, learned once for the client's life
 }
 
 // New returns a client for cfg, filling in defaults. It never fails: an
@@ -231,13 +260,41 @@ func (c *Client) Stream(ctx context.Context, req Request, onDelta func(text stri
 }
 
 // chatRequest is the request body. stream_options is left out on purpose:
-// some compatible servers reject fields they do not know.
+// some compatible servers reject fields they do not know. The fields after
+// Messages depend on the server's dialect.
 type chatRequest struct {
-	Model       string        `json:"model"`
-	Messages    []chatMessage `json:"messages"`
-	MaxTokens   int           `json:"max_tokens"`
-	Temperature float64       `json:"temperature"`
-	Stream      bool          `json:"stream"`
+	Model               string        `json:"model"`
+	Messages            []chatMessage `json:"messages"`
+	MaxTokens           int           `json:"max_tokens,omitempty"`
+	MaxCompletionTokens int           `json:"max_completion_tokens,omitempty"`
+	ReasoningEffort     string        `json:"reasoning_effort,omitempty"`
+	Temperature         *float64      `json:"temperature,omitempty"`
+	Stream              bool          `json:"stream"`
+}
+
+// body is the request for req in dialect d.
+func (c *Client) body(req Request, stream bool, d dialect) chatRequest {
+	r := chatRequest{
+		Model: c.model,
+		Messages: []chatMessage{
+			{Role: "system", Content: systemPrompt},
+			{Role: "user", Content: userMessage(req)},
+		},
+		Stream: stream,
+	}
+	if d&completionTokens != 0 {
+		r.MaxCompletionTokens = c.maxTokens + reasoningAllowance
+		if d&noReasoningEffort == 0 {
+			r.ReasoningEffort = reasoningEffort
+		}
+	} else {
+		r.MaxTokens = c.maxTokens
+	}
+	if d&noTemperature == 0 {
+		t := temperature
+		r.Temperature = &t
+	}
+	return r
 }
 
 type chatMessage struct {
@@ -246,18 +303,75 @@ type chatMessage struct {
 }
 
 // post sends the request and returns a 2xx response; any other status is
-// ErrUpstream naming only the status code.
+// ErrUpstream naming only the status code. A refusal that teaches the
+// client its server's dialect is retried in that dialect; each of the few
+// things to learn is learned once, so the retries are bounded.
 func (c *Client) post(ctx context.Context, req Request, stream bool) (*http.Response, error) {
-	body, err := json.Marshal(chatRequest{
-		Model: c.model,
-		Messages: []chatMessage{
-			{Role: "system", Content: systemPrompt},
-			{Role: "user", Content: userMessage(req)},
-		},
-		MaxTokens:   c.maxTokens,
-		Temperature: temperature,
-		Stream:      stream,
-	})
+	for {
+		d := dialect(c.dialect.Load())
+		resp, err := c.send(ctx, c.body(req, stream, d), stream)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+			return resp, nil
+		}
+		var learned dialect
+		if resp.StatusCode == http.StatusBadRequest {
+			learned = learnFrom(resp.Body)
+		}
+		// Drain a little so the connection can be reused; the body itself
+		// (which may echo our key) is never read into an error.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		resp.Body.Close()
+		if !d.changedBy(learned) {
+			return nil, fmt.Errorf("%w: status %d", ErrUpstream, resp.StatusCode)
+		}
+		c.dialect.Or(uint32(learned))
+	}
+}
+
+// changedBy reports whether learning l changes the body sent in dialect d:
+// whether d sends the parameter that taught l.
+func (d dialect) changedBy(l dialect) bool {
+	switch l {
+	case completionTokens:
+		return d&completionTokens == 0
+	case noTemperature:
+		return d&noTemperature == 0
+	case noReasoningEffort:
+		return d&completionTokens != 0 && d&noReasoningEffort == 0
+	}
+	return false
+}
+
+// learnFrom reads an OpenAI-style error document of at most 4 kB, {"error":
+// {"param": …}}, and returns what the parameter it names teaches, or 0.
+// Nothing of the document goes further.
+func learnFrom(body io.Reader) dialect {
+	var doc struct {
+		Error struct {
+			Param *string `json:"param"`
+		} `json:"error"`
+	}
+	data, _ := io.ReadAll(io.LimitReader(body, 4<<10))
+	if json.Unmarshal(data, &doc) != nil || doc.Error.Param == nil {
+		return 0
+	}
+	switch *doc.Error.Param {
+	case "max_tokens":
+		return completionTokens
+	case "temperature":
+		return noTemperature
+	case "reasoning_effort":
+		return noReasoningEffort
+	}
+	return 0
+}
+
+// send posts one request body and returns the response, whatever its status.
+func (c *Client) send(ctx context.Context, r chatRequest, stream bool) (*http.Response, error) {
+	body, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
 	}
@@ -275,18 +389,7 @@ func (c *Client) post(ctx context.Context, req Request, stream bool) (*http.Resp
 	if c.apiKey != "" {
 		hreq.Header.Set("Authorization", "Bearer "+c.apiKey)
 	}
-	resp, err := c.httpClient.Do(hreq)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		// Drain a little so the connection can be reused; the body itself
-		// (which may echo our key) is never read into an error.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		resp.Body.Close()
-		return nil, fmt.Errorf("%w: status %d", ErrUpstream, resp.StatusCode)
-	}
-	return resp, nil
+	return c.httpClient.Do(hreq)
 }
 
 // completion is the part of a chat completion (or of a stream chunk) we use.

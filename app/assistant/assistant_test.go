@@ -2,7 +2,10 @@ package assistant_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -149,6 +152,132 @@ func TestCompleteMaxTokens(t *testing.T) {
 	}
 	if got := srv.LastRequest(t).Body.MaxTokens; got == nil || *got != 50 {
 		t.Errorf("max_tokens = %v, want 50", got)
+	}
+}
+
+// Against one of OpenAI's reasoning models the client starts with the
+// classic body, learns from the two refusals, and sends every later call
+// right the first time, streamed or not.
+func TestReasoningModelDialect(t *testing.T) {
+	t.Parallel()
+	srv := openaitest.New(t)
+	srv.SetReply(openaitest.Reply{Reasoning: true})
+	c := newClient(t, srv, func(cfg *assistant.Config) { cfg.MaxTokens = 300 })
+
+	text, err := c.Complete(t.Context(), hello)
+	if err != nil || text != openaitest.DefaultText {
+		t.Fatalf("Complete = %q, %v", text, err)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 3 {
+		t.Fatalf("%d requests, want 3: the classic body, then one per refusal", len(reqs))
+	}
+	if b := reqs[0].Body; b.MaxTokens == nil || *b.MaxTokens != 300 || b.MaxCompletionTokens != nil || b.Temperature == nil {
+		t.Errorf("first request: %s", reqs[0].RawBody)
+	}
+	if b := reqs[1].Body; b.MaxTokens != nil || b.MaxCompletionTokens == nil || b.Temperature == nil {
+		t.Errorf("second request: %s", reqs[1].RawBody)
+	}
+	last := reqs[2].Body
+	if last.MaxTokens != nil || last.Temperature != nil || last.ReasoningEffort == nil || *last.ReasoningEffort != "low" {
+		t.Errorf("third request: %s", reqs[2].RawBody)
+	}
+	// The cap leaves the reply its own tokens whatever reasoning takes.
+	if last.MaxCompletionTokens == nil || *last.MaxCompletionTokens <= 300 {
+		t.Errorf("max_completion_tokens = %v, want more than the reply's 300", last.MaxCompletionTokens)
+	}
+
+	deltas, err := collect(t, c, t.Context(), hello)
+	if err != nil || strings.Join(deltas, "") != openaitest.DefaultText {
+		t.Fatalf("Stream = %q, %v", deltas, err)
+	}
+	// Calls running together all use what was learned.
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			if _, err := c.Complete(t.Context(), hello); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := len(srv.Requests()); got != 3+1+6 {
+		t.Errorf("%d requests in all, want 10: nothing is learned twice", got)
+	}
+}
+
+// A server refusing what the client has already learned, or refusing a
+// parameter that teaches nothing, is an upstream error after at most one
+// retry, and the refusal's text stays out of the error.
+func TestRefusalsTeachOnce(t *testing.T) {
+	t.Parallel()
+	const secret = "upstream-says-something-private"
+	for _, tc := range []struct {
+		param    string
+		requests int
+	}{
+		{"max_tokens", 2},       // learned, then refused again
+		{"temperature", 2},      // the same
+		{"reasoning_effort", 1}, // not sent in the classic body: nothing to learn
+		{"messages", 1},
+	} {
+		srv := openaitest.New(t)
+		srv.SetReply(openaitest.Reply{Status: http.StatusBadRequest,
+			Body: `{"error":{"message":"` + secret + `","type":"invalid_request_error","param":"` + tc.param + `","code":"unsupported_parameter"}}`})
+		c := newClient(t, srv, nil)
+		_, err := c.Complete(t.Context(), hello)
+		if !errors.Is(err, assistant.ErrUpstream) || !strings.Contains(err.Error(), "400") {
+			t.Fatalf("param %s: err = %v, want ErrUpstream naming 400", tc.param, err)
+		}
+		assertNoLeak(t, err, secret, tc.param)
+		if got := len(srv.Requests()); got != tc.requests {
+			t.Errorf("param %s: %d requests, want %d", tc.param, got, tc.requests)
+		}
+	}
+}
+
+// A reasoning model that also refuses reasoning_effort (as OpenAI's first
+// small reasoning models did) gets the cap without it.
+func TestReasoningEffortRefused(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var bodies []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, "bad JSON", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		bodies = append(bodies, body)
+		mu.Unlock()
+		refuse := func(param string) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"error":{"message":"Unsupported parameter: '%s' is not supported with this model.","type":"invalid_request_error","param":"%s","code":"unsupported_parameter"}}`, param, param)
+		}
+		for _, param := range []string{"max_tokens", "temperature", "reasoning_effort"} {
+			if _, ok := body[param]; ok {
+				refuse(param)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"choices":[{"index":0,"message":{"role":"assistant","content":"Picnic by the lake."},"finish_reason":"stop"}]}`)
+	}))
+	defer srv.Close()
+	c := assistant.New(assistant.Config{BaseURL: srv.URL + "/v1", Model: "small-reasoner"})
+	text, err := c.Complete(t.Context(), hello)
+	if err != nil || text != "Picnic by the lake." {
+		t.Fatalf("Complete = %q, %v", text, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 4 {
+		t.Fatalf("%d requests, want 4", len(bodies))
+	}
+	if _, ok := bodies[3]["max_completion_tokens"]; !ok {
+		t.Errorf("last request has no max_completion_tokens: %v", bodies[3])
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +59,12 @@ type Reply struct {
 	// StreamErrorAfter, when positive, ends a stream after that many content
 	// chunks with an error object in a data line, as OpenAI and vLLM do.
 	StreamErrorAfter int
+
+	// Reasoning answers as OpenAI's reasoning models (the o-series, gpt-5)
+	// do: a request with max_tokens, or with a temperature other than 1, is
+	// refused with 400 and an error naming the parameter, worded as OpenAI
+	// words it; max_completion_tokens and reasoning_effort are accepted.
+	Reasoning bool
 }
 
 // Request is one request the server received.
@@ -76,12 +83,16 @@ type Request struct {
 // ChatRequest is the decoded request body. Pointer fields are nil when the
 // client left them out.
 type ChatRequest struct {
-	Model         string         `json:"model"`
-	Messages      []Message      `json:"messages"`
-	MaxTokens     *int           `json:"max_tokens"`
-	Temperature   *float64       `json:"temperature"`
-	Stream        bool           `json:"stream"`
-	StreamOptions *StreamOptions `json:"stream_options"`
+	Model     string    `json:"model"`
+	Messages  []Message `json:"messages"`
+	MaxTokens *int      `json:"max_tokens"`
+	// MaxCompletionTokens is the newer name of max_tokens, which OpenAI's
+	// reasoning models require.
+	MaxCompletionTokens *int           `json:"max_completion_tokens"`
+	ReasoningEffort     *string        `json:"reasoning_effort"`
+	Temperature         *float64       `json:"temperature"`
+	Stream              bool           `json:"stream"`
+	StreamOptions       *StreamOptions `json:"stream_options"`
 }
 
 // StreamOptions is the optional stream_options object.
@@ -196,6 +207,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case len(rec.Body.Messages) == 0:
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "'messages' must contain at least one message.")
 		return
+	}
+
+	if reply.Reasoning {
+		switch {
+		case rec.Body.MaxTokens != nil:
+			writeParamError(w, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+				"max_tokens", "unsupported_parameter")
+			return
+		case rec.Body.Temperature != nil && *rec.Body.Temperature != 1:
+			writeParamError(w, fmt.Sprintf("Unsupported value: 'temperature' does not support %v with this model. Only the default (1) value is supported.", *rec.Body.Temperature),
+				"temperature", "unsupported_value")
+			return
+		case rec.Body.ReasoningEffort != nil && !slices.Contains([]string{"minimal", "low", "medium", "high"}, *rec.Body.ReasoningEffort):
+			writeParamError(w, fmt.Sprintf("Invalid value: '%s'. Supported values are: 'minimal', 'low', 'medium', and 'high'.", *rec.Body.ReasoningEffort),
+				"reasoning_effort", "invalid_value")
+			return
+		}
 	}
 
 	ctx := r.Context()
@@ -343,6 +371,15 @@ func split(text string, n int) []string {
 		pieces = append(pieces, string(runes[i*len(runes)/n:(i+1)*len(runes)/n]))
 	}
 	return pieces
+}
+
+// writeParamError refuses a request over one parameter, as OpenAI does.
+func writeParamError(w http.ResponseWriter, msg, param, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	json.NewEncoder(w).Encode(map[string]any{
+		"error": map[string]any{"message": msg, "type": "invalid_request_error", "param": param, "code": code},
+	})
 }
 
 func writeError(w http.ResponseWriter, status int, typ, msg string) {
