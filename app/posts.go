@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"moments/internal/onewrite"
 	"moments/store"
@@ -278,15 +279,9 @@ func (s *server) postPage(ctx context.Context, list string, author *int64, in pa
 	bp := pageBuffers.Get().(*[]byte)
 	b := appendPostPage((*bp)[:0], page.Posts, next)
 	return &pageJSON{Body: func(ctx huma.Context) {
-		if w, ok := ctx.BodyWriter().(http.ResponseWriter); ok {
-			w.Header()["Content-Type"] = jsonContentType
-			_ = onewrite.Write(ctx.Context(), w, http.StatusOK, b)
-		} else {
-			ctx.SetHeader("Content-Type", "application/json")
-			ctx.SetHeader("Content-Length", strconv.Itoa(len(b)))
-			ctx.SetStatus(http.StatusOK)
-			_, _ = ctx.BodyWriter().Write(b)
-		}
+		r, w := humago.Unwrap(ctx)
+		w.Header()["Content-Type"] = jsonContentType
+		_ = onewrite.Write(r.Context(), w, http.StatusOK, b)
 		if cap(b) <= maxPooledPage {
 			*bp = b
 			pageBuffers.Put(bp)
