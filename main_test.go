@@ -407,3 +407,38 @@ func TestHugeHeadersAreRefused(t *testing.T) {
 		t.Errorf("300 KiB of headers: %d, want 431", res.StatusCode)
 	}
 }
+
+// TestServeHelpDescribesEveryFlag checks that `moments serve --help` prints
+// each flag with its argument type and its own description: the flag
+// package takes a `quoted` word in a description for the argument's name,
+// which once printed "-registration moments user create".
+func TestServeHelpDescribesEveryFlag(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"serve", "--help"}, envFrom(nil), strings.NewReader(""), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	flagLine := regexp.MustCompile(`^  -([a-z0-9-]+)(?: (\S+))?$`)
+	flags := 0
+	lines := strings.Split(out.String(), "\n")
+	for i, line := range lines {
+		if !strings.HasPrefix(line, "  -") {
+			continue
+		}
+		m := flagLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Errorf("flag line %q is not \"-name string\"", line)
+			continue
+		}
+		flags++
+		if m[2] != "string" {
+			t.Errorf("-%s is shown taking %q, not a string", m[1], m[2])
+		}
+		if i+1 >= len(lines) || !strings.Contains(lines[i+1], "[MOMENTS_") {
+			t.Errorf("-%s has no description naming its environment variable", m[1])
+		}
+	}
+	if flags < 15 {
+		t.Errorf("only %d flags found in:\n%s", flags, out.String())
+	}
+}

@@ -74,11 +74,11 @@ func (s *server) registerAccounts() {
 	}, func(ctx context.Context, in *registerInput) (*createdUserOutput, error) {
 		if s.cfg.Registration == "closed" {
 			// Refuse before any bcrypt work; CreateUser re-checks atomically.
-			existing, _, err := s.store.ListUsers(ctx, 1, nil)
+			exists, err := s.store.HasUsers(ctx)
 			if err != nil {
 				return nil, s.fail(ctx, err)
 			}
-			if len(existing) > 0 {
+			if exists {
 				return nil, errRegistrationClosed
 			}
 		}

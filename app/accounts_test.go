@@ -543,11 +543,16 @@ func TestAdmin(t *testing.T) {
 		e.do("GET", "/admin/users?limit="+bad, admin.Token, nil).wantProblem(t, 422, "query.limit")
 	}
 
-	// The last admin cannot step down or be disabled.
-	e.do("PATCH", fmt.Sprintf("/admin/users/%d", admin.ID), admin.Token, map[string]bool{"is_admin": false}).
-		wantProblem(t, http.StatusConflict, "")
-	e.do("PATCH", fmt.Sprintf("/admin/users/%d", admin.ID), admin.Token, map[string]bool{"disabled": true}).
-		wantProblem(t, http.StatusConflict, "")
+	// An admin cannot demote or disable themselves (nor, so, can the last
+	// admin step down); saying what already holds is fine.
+	for _, change := range []map[string]bool{{"is_admin": false}, {"disabled": true}, {"is_admin": true, "disabled": true}} {
+		res := e.do("PATCH", fmt.Sprintf("/admin/users/%d", admin.ID), admin.Token, change)
+		res.wantProblem(t, http.StatusConflict, "")
+		if !strings.Contains(res.text(), "your own account") {
+			t.Errorf("self-demotion %v: %s", change, res.body)
+		}
+	}
+	e.do("PATCH", fmt.Sprintf("/admin/users/%d", admin.ID), admin.Token, map[string]bool{"is_admin": true, "disabled": false}).wantStatus(t, 200)
 
 	// Disabling: tokens fail at once, sign-in fails; enabling lets the
 	// user sign in again but the old token stays revoked.
@@ -566,7 +571,8 @@ func TestAdmin(t *testing.T) {
 	}
 	e.do("GET", "/users/me", alice.Token, nil).wantStatus(t, http.StatusUnauthorized)
 	fresh := e.login("alice", alice.Password)
-	// Now there are two admins, so the first may step down.
+	e.do("PATCH", fmt.Sprintf("/admin/users/%d", alice.ID), fresh, map[string]bool{"is_admin": false}).wantProblem(t, http.StatusConflict, "")
+	// Now there are two admins, so one may demote the other.
 	e.do("PATCH", fmt.Sprintf("/admin/users/%d", admin.ID), fresh, map[string]bool{"is_admin": false}).wantStatus(t, 200)
 	e.do("GET", "/admin/users", admin.Token, nil).wantStatus(t, http.StatusForbidden)
 

@@ -67,12 +67,18 @@ func (s *server) registerAdmin() {
 		Method:      http.MethodPatch,
 		Path:        "/admin/users/{id}",
 		Summary:     "Promote, demote, disable or enable an account",
-		Description: "The last active admin cannot be demoted or disabled (409).",
+		Description: "An admin cannot demote or disable themselves, and the last active admin cannot be demoted or disabled (409).",
 		Tags:        []string{"Admin"},
 		Security:    needsToken,
 		Metadata:    adminOnly(),
 		Errors:      []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 	}, func(ctx context.Context, in *accountInput) (*userOutput, error) {
+		me, _ := currentUser(ctx)
+		if in.ID == me.ID && (in.Body.IsAdmin != nil && !*in.Body.IsAdmin || in.Body.Disabled != nil && *in.Body.Disabled) {
+			// Locking oneself out is never what an admin meant to do, and
+			// it could leave the instance with no one able to undo it.
+			return nil, huma.Error409Conflict("You cannot demote or disable your own account; another admin can.")
+		}
 		u, err := s.store.UpdateAccount(ctx, in.ID, store.AdminUpdate{
 			IsAdmin:  in.Body.IsAdmin,
 			Disabled: in.Body.Disabled,

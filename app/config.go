@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Config is every setting of `moments serve`. Each one is a flag and a
@@ -19,6 +21,8 @@ import (
 type Config struct {
 	Addr           string
 	DataDir        string
+	Name           string // the instance's name, shown on the sign-in and join pages
+	PublicURL      string // the instance's own address, without a trailing slash
 	JWTSecret      string
 	TokenTTL       time.Duration
 	Registration   string // "open" or "closed"
@@ -40,6 +44,8 @@ func DefaultConfig() Config {
 	return Config{
 		Addr:         "127.0.0.1:8080",
 		DataDir:      "./data",
+		Name:         "Moments",
+		PublicURL:    "http://localhost:8080",
 		TokenTTL:     24 * time.Hour,
 		Registration: "open",
 		Synchronous:  "NORMAL",
@@ -73,6 +79,23 @@ func settings() []setting {
 			c.DataDir = v
 			return nil
 		}},
+		{"name", "MOMENTS_NAME", "the instance's name, shown to visitors", d.Name, func(c *Config, v string) error {
+			if n := utf8.RuneCountInString(strings.TrimSpace(v)); n < 1 || n > 64 || v != strings.TrimSpace(v) || !singleLine(v) {
+				return fmt.Errorf("%q must be 1 to 64 characters on one line", v)
+			}
+			c.Name = v
+			return nil
+		}},
+		{"public-url", "MOMENTS_PUBLIC_URL", "the address people reach this instance at, e.g. https://moments.example.com; links the server hands out are built from it", d.PublicURL, func(c *Config, v string) error {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+				u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
+				// Moments serves its API and UI from the root of its host.
+				return fmt.Errorf("%q is not an http(s) address like https://moments.example.com (no path)", v)
+			}
+			c.PublicURL = strings.TrimSuffix(v, "/")
+			return nil
+		}},
 		{"jwt-secret", "MOMENTS_JWT_SECRET", "token signing secret, at least 32 bytes (prefer the environment variable; default: generated and kept in the data directory)", "", func(c *Config, v string) error {
 			if v != "" && len(v) < 32 {
 				return fmt.Errorf("is %d bytes; it must be at least 32", len(v))
@@ -83,7 +106,7 @@ func settings() []setting {
 		{"token-ttl", "MOMENTS_TOKEN_TTL", "lifetime of an access token", d.TokenTTL.String(), func(c *Config, v string) error {
 			return parseDuration(v, time.Minute, &c.TokenTTL)
 		}},
-		{"registration", "MOMENTS_REGISTRATION", "open or closed (closed: only the first account, or `moments user create`)", d.Registration, func(c *Config, v string) error {
+		{"registration", "MOMENTS_REGISTRATION", "open or closed (closed: only the first account registers itself; moments user create adds the others)", d.Registration, func(c *Config, v string) error {
 			if v != "open" && v != "closed" {
 				return fmt.Errorf("%q is neither open nor closed", v)
 			}
@@ -283,4 +306,9 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// singleLine reports whether s has no control characters.
+func singleLine(s string) bool {
+	return !strings.ContainsFunc(s, unicode.IsControl)
 }

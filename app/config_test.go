@@ -59,6 +59,14 @@ func TestConfigPrecedence(t *testing.T) {
 	if len(c.CORSOrigins) != 1 || c.CORSOrigins[0] != "https://app.example.com" {
 		t.Errorf("origins = %v", c.CORSOrigins)
 	}
+
+	c, err = loadConfig(t, []string{"--public-url", "https://moments.example.com/", "--name", "The Liddells"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PublicURL != "https://moments.example.com" || c.Name != "The Liddells" {
+		t.Errorf("public URL %q, name %q", c.PublicURL, c.Name)
+	}
 }
 
 func TestConfigRejectsBadValues(t *testing.T) {
@@ -85,6 +93,11 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{"ai url", nil, map[string]string{"MOMENTS_AI_BASE_URL": "ftp://x"}, "MOMENTS_AI_BASE_URL"},
 		{"upload size", nil, map[string]string{"MOMENTS_MAX_UPLOAD": "-1"}, "MOMENTS_MAX_UPLOAD"},
 		{"synchronous", nil, map[string]string{"MOMENTS_SYNCHRONOUS": "off"}, "MOMENTS_SYNCHRONOUS"},
+		{"empty name", []string{"--name", " "}, nil, "--name"},
+		{"name on two lines", nil, map[string]string{"MOMENTS_NAME": "Our\nfamily"}, "MOMENTS_NAME"},
+		{"public url scheme", nil, map[string]string{"MOMENTS_PUBLIC_URL": "ftp://moments.example.com"}, "MOMENTS_PUBLIC_URL"},
+		{"public url path", []string{"--public-url", "https://example.com/moments"}, nil, "no path"},
+		{"public url query", []string{"--public-url", "https://example.com/?x=1"}, nil, "--public-url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadConfig(t, tc.args, tc.env)

@@ -12,6 +12,7 @@ import (
 // next to their input and output types, one file per resource.
 func (s *server) routes(mux *http.ServeMux, web fs.FS) {
 	s.registerHealth()
+	s.registerInstance()
 	s.registerAccounts()
 	s.registerUsers()
 	s.registerAdmin()

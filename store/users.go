@@ -283,3 +283,15 @@ func (s *Store) ListUsers(ctx context.Context, limit int, after *UserCursor) ([]
 	}
 	return users, next, nil
 }
+
+// HasUsers reports whether any account exists: an instance without one is
+// waiting for its first account, which becomes the admin.
+func (s *Store) HasUsers(ctx context.Context) (bool, error) {
+	if err := s.beginRead(ctx); err != nil {
+		return false, err
+	}
+	defer s.endRead()
+	var exists bool
+	err := s.reader.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&exists)
+	return exists, err
+}

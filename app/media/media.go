@@ -148,6 +148,9 @@ func Open(dir string, opts Options) (*Library, error) {
 	return &Library{dir: dir, opts: opts, sem: make(chan struct{}, opts.Workers)}, nil
 }
 
+// MaxPixels is the largest width×height an upload may declare.
+func (l *Library) MaxPixels() int64 { return l.opts.MaxPixels }
+
 // Dir is the directory holding the images, for backups.
 func (l *Library) Dir() string { return l.dir }
 
