@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/sse"
@@ -61,15 +62,16 @@ func (s *server) registerAssistant() {
 		"Limited to 10 requests per client address, refilled at 10 per minute, shared with the other assistant endpoint."
 
 	register(s, huma.Operation{
-		OperationID: "assist",
-		Method:      http.MethodPost,
-		Path:        "/ai/assistant",
-		Summary:     "Draft or rework a post with the AI assistant",
-		Description: "Answers with post text ready for the composer." + privacy,
-		Tags:        []string{"Assistant"},
-		Security:    needsToken,
-		Metadata:    meta(),
-		Errors:      []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
+		OperationID:  "assist",
+		Method:       http.MethodPost,
+		Path:         "/ai/assistant",
+		Summary:      "Draft or rework a post with the AI assistant",
+		Description:  "Answers with post text ready for the composer." + privacy,
+		Tags:         []string{"Assistant"},
+		Security:     needsToken,
+		Metadata:     meta(),
+		MaxBodyBytes: postBodyBytes,
+		Errors:       []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
 	}, func(ctx context.Context, in *assistantInput) (*assistantOutput, error) {
 		text, err := s.assistant.Complete(ctx, assistant.Request{Prompt: in.Body.Prompt, Draft: in.Body.Draft})
 		if err != nil {
@@ -88,13 +90,13 @@ func (s *server) registerAssistant() {
 		Description: "Server-sent events: `delta` events carry the next piece of text, then one `done`. " +
 			"Authentication, validation, the rate limit and the first answer of the model server all happen " +
 			"before the stream starts, so failures are ordinary problem documents." + privacy,
-		Tags:     []string{"Assistant"},
-		Security: needsToken,
-		Metadata: meta(),
-		Errors: []int{http.StatusUnauthorized, http.StatusTooManyRequests,
-			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
+		Tags:         []string{"Assistant"},
+		Security:     needsToken,
+		Metadata:     meta(),
+		MaxBodyBytes: postBodyBytes,
+		Errors:       []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
 	}
-	sse.Register(s.api, op, map[string]any{"delta": deltaEvent{}, "done": doneEvent{}},
+	sse.Register(s.api, operation(op, reflect.TypeFor[assistantInput]()), map[string]any{"delta": deltaEvent{}, "done": doneEvent{}},
 		func(ctx context.Context, in *assistantInput, send sse.Sender) {
 			hctx, _ := ctx.Value(humaContextKey).(huma.Context)
 			started := false

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -34,7 +33,7 @@ const (
 
 // usernamePattern is the whole rule for usernames; registration declares the
 // same pattern in its schema.
-var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_]{3,32}$`)
+var usernamePattern = store.UsernamePattern
 
 // secretFile holds the generated token-signing secret in the data directory.
 const secretFile = "jwt-secret"

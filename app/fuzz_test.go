@@ -181,13 +181,14 @@ func fuzzMediaURL(t testing.TB, s *server, raw string) {
 	}
 }
 
-// FuzzPostContent: a post's content is accepted exactly when it has 1–5000
-// characters after trimming white space and no control characters but
-// newline and tab; a comment's the same with 1–1000. Every error names the
+// FuzzPostContent: a post's content is accepted exactly when it is valid
+// UTF-8 of 1–5000 characters after trimming white space, with no control
+// characters but newline and tab and no bidirectional override or isolate
+// characters; a comment's the same with 1–1000. Every error names the
 // field. The content checked is pad%5002 letters é followed by content.
 func FuzzPostContent(f *testing.F) {
 	for _, c := range []string{"hello", "", " ", "\n\t", "a\x00b", "a\rb", "a\r\nb", "a\x7fb", "é\u2028", "\u0085x", "x\u0085",
-		"\u200b", "abc\u202edef", "\ufeff", "\u3000x\u3000",
+		"\u200b", "abc\u202edef", "\u2066x\u2069", "\u200fmark", "\ufeff", "\u3000x\u3000",
 		"<script>alert(1)</script>", "\xff\xfe", "a\xc3", "🎉"} {
 		f.Add(c, uint16(0))
 	}
@@ -205,9 +206,10 @@ func FuzzPostContent(f *testing.F) {
 func fuzzContent(t testing.TB, content string) {
 	t.Helper()
 	n := utf8.RuneCountInString(strings.TrimSpace(content))
-	clean := true
+	clean := utf8.ValidString(content)
 	for _, r := range content {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+		bidi := r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069'
+		if unicode.IsControl(r) && r != '\n' && r != '\t' || bidi {
 			clean = false
 		}
 	}

@@ -151,6 +151,7 @@ func (s *server) registerPosts() {
 		Summary:       "Post a moment",
 		Tags:          []string{"Posts"},
 		Security:      needsToken,
+		MaxBodyBytes:  postBodyBytes,
 		DefaultStatus: http.StatusCreated,
 		Responses:     map[string]*huma.Response{"201": postResponse},
 	}, func(ctx context.Context, in *newPostInput) (*rawJSON, error) {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"time"
 
@@ -130,6 +131,7 @@ func apiConfig(version string) huma.Config {
 		"Sign in with **Authorize** (OAuth2 password flow against `/auth/token`), " +
 		"or send `Authorization: Bearer <token>` yourself. Errors are RFC 9457 problem documents; " +
 		"lists are keyset-paginated with `limit` and an opaque `cursor`."
+	cfg.Transformers = append(cfg.Transformers, cleanProblem)
 	// Huma's docs page loads its assets from a CDN; /docs serves our own.
 	cfg.DocsPath = ""
 	// No `$schema` links in bodies and no Link headers: clients do not need
@@ -206,18 +208,42 @@ func corsHandler(origins []string, next http.Handler) http.Handler {
 	}).Handler(next)
 }
 
-// register is huma.Register with the error responses every operation of a
-// kind can give added to its documentation, so the OpenAPI document lists
-// 401 wherever a token is checked, 403 for admin operations and 429 where a
-// rate limit applies.
+// Body limits. JSON bodies are small: the largest legitimate post (5000
+// characters, every one written as a \u escape, and nine URLs of 2048
+// characters) stays under postBodyBytes; everything else under jsonBodyBytes.
+const (
+	jsonBodyBytes = 64 << 10
+	postBodyBytes = 256 << 10
+)
+
+// register is huma.Register with what every operation shares: body limits
+// (jsonBodyBytes unless the operation sets its own), no read deadline left
+// on the connection by Huma (readBody sets and clears its own), and the
+// error responses every operation of a kind can give added to its
+// documentation, so the OpenAPI document lists 401 wherever a token is
+// checked, 403 for admin operations, 429 where a rate limit applies, the
+// body errors where there is a body, and 503 and 507 for a database that
+// does not answer or a full disk.
 func register[I, O any](s *server, op huma.Operation, handler func(context.Context, *I) (*O, error)) {
-	add := func(code int) {
-		if !slices.Contains(op.Errors, code) {
-			op.Errors = append(op.Errors, code)
+	huma.Register(s.api, operation(op, reflect.TypeFor[I]()), handler)
+}
+
+// operation completes op, whose input type is in, as register describes;
+// operations registered another way (sse.Register) go through it too.
+func operation(op huma.Operation, in reflect.Type) huma.Operation {
+	if op.MaxBodyBytes == 0 {
+		op.MaxBodyBytes = jsonBodyBytes
+	}
+	op.BodyReadTimeout = -1
+	add := func(codes ...int) {
+		for _, code := range codes {
+			if !slices.Contains(op.Errors, code) {
+				op.Errors = append(op.Errors, code)
+			}
 		}
 	}
 	if len(op.Security) > 0 {
-		add(http.StatusUnauthorized)
+		add(http.StatusUnauthorized, http.StatusServiceUnavailable)
 	}
 	if admin, _ := op.Metadata[adminOnlyKey].(bool); admin {
 		add(http.StatusForbidden)
@@ -225,6 +251,15 @@ func register[I, O any](s *server, op huma.Operation, handler func(context.Conte
 	if _, ok := op.Metadata[limitKey]; ok {
 		add(http.StatusTooManyRequests)
 	}
+	if _, ok := in.FieldByName("Body"); ok {
+		add(http.StatusBadRequest, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
+	}
+	if _, ok := in.FieldByName("RawBody"); ok {
+		add(http.StatusBadRequest, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge)
+	}
+	if op.Method != http.MethodGet {
+		add(http.StatusServiceUnavailable, http.StatusInsufficientStorage)
+	}
 	slices.Sort(op.Errors)
-	huma.Register(s.api, op, handler)
+	return op
 }

@@ -8,32 +8,32 @@ import (
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"moments/internal/textclean"
 )
 
 // maxURLLength bounds every URL we store.
 const maxURLLength = 2048
 
-// checkText refuses NUL and other control characters except newline and tab.
+// checkText refuses NUL and other control characters except newline and
+// tab, and the bidirectional override and isolate characters.
 func checkText(prefix *huma.PathBuffer, field, s string) error {
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' {
-			return &huma.ErrorDetail{
-				Location: prefix.With(field),
-				Message:  "must not contain control characters other than newline and tab",
-			}
+	if !textclean.Text(s) {
+		return &huma.ErrorDetail{
+			Location: prefix.With(field),
+			Message:  "must not contain control characters other than newline and tab, nor bidirectional overrides (U+202A–U+202E, U+2066–U+2069)",
 		}
 	}
 	return nil
 }
 
-// checkSingleLine refuses every control character, newlines included.
+// checkSingleLine refuses every control character, newlines included, and
+// the bidirectional override and isolate characters.
 func checkSingleLine(prefix *huma.PathBuffer, field, s string) error {
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return &huma.ErrorDetail{
-				Location: prefix.With(field),
-				Message:  "must be a single line without control characters",
-			}
+	if !textclean.Line(s) {
+		return &huma.ErrorDetail{
+			Location: prefix.With(field),
+			Message:  "must be a single line without control characters or bidirectional overrides (U+202A–U+202E, U+2066–U+2069)",
 		}
 	}
 	return nil

@@ -35,6 +35,9 @@ func scanComment(row rowScanner) (Comment, error) {
 // CreateComment adds a comment by userID to a post. A missing post is
 // ErrNotFound.
 func (s *Store) CreateComment(ctx context.Context, postID, userID int64, content string) (Comment, error) {
+	if err := checkText("content", content, 1, MaxCommentChars); err != nil {
+		return Comment{}, err
+	}
 	var c Comment
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		if err := postExists(ctx, tx, postID); err != nil {

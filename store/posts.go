@@ -145,6 +145,9 @@ func scanPost(row rowScanner) (Post, error) {
 
 // CreatePost stores a post by userID and returns it as its author sees it.
 func (s *Store) CreatePost(ctx context.Context, userID int64, content string, mediaURLs []string) (Post, error) {
+	if err := checkPost(content, mediaURLs); err != nil {
+		return Post{}, err
+	}
 	if mediaURLs == nil {
 		mediaURLs = []string{}
 	}

@@ -61,6 +61,9 @@ func scanUser(row rowScanner) (User, error) {
 // immediate transaction as the insert, so two racing first registrations
 // cannot both become admin.
 func (s *Store) CreateUser(ctx context.Context, nu NewUser) (User, error) {
+	if err := checkNewUser(nu); err != nil {
+		return User{}, err
+	}
 	var u User
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		var exists bool
@@ -157,6 +160,9 @@ type ProfileUpdate struct {
 
 // UpdateProfile changes a user's public profile.
 func (s *Store) UpdateProfile(ctx context.Context, id int64, p ProfileUpdate) (User, error) {
+	if err := checkProfile(p); err != nil {
+		return User{}, err
+	}
 	var sets []string
 	var args []any
 	for _, f := range []struct {
