@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -172,6 +173,11 @@ func (s *server) token(ctx context.Context, in *tokenInput) (*tokenOutput, error
 			return nil, &oauthError{Code: "invalid_request", Description: key + " is repeated."}
 		}
 	}
+	if !validForm(form) {
+		// Rewriting the bytes would sign in with a password other than the
+		// one typed; refusing says what is wrong.
+		return nil, &oauthError{Code: "invalid_request", Description: "The form holds text that is not valid UTF-8."}
+	}
 	switch form.Get("grant_type") {
 	case "password":
 	case "":
@@ -212,6 +218,21 @@ func (s *server) token(ctx context.Context, in *tokenInput) (*tokenOutput, error
 	out.Body.TokenType = "bearer"
 	out.Body.ExpiresIn = int64(s.tokens.ttl.Seconds())
 	return out, nil
+}
+
+// validForm reports whether every name and value of a form is valid UTF-8.
+func validForm(form url.Values) bool {
+	for k, vs := range form {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // describeTokenForm documents the form fields: Huma registers a raw body as

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	pathpkg "path"
 	"slices"
 	"sort"
 	"strconv"
@@ -52,6 +53,7 @@ type apiFuzzOp struct {
 	bodyType     string            // the request body's media type; "" for none
 	props        map[string]string // request body property → JSON type
 	propNames    []string          // props' keys, sorted
+	responses    map[string]bool   // the statuses the document lists
 }
 
 type apiFuzzParam struct{ name, in string }
@@ -143,11 +145,15 @@ func (z *apiFuzzer) loadOperations() {
 						Schema apiFuzzSchema `json:"schema"`
 					} `json:"content"`
 				} `json:"requestBody"`
+				Responses map[string]json.RawMessage `json:"responses"`
 			}
 			if err := json.Unmarshal(raw, &spec); err != nil {
 				continue // a path item's other fields (summary, parameters)
 			}
-			op := &apiFuzzOp{method: strings.ToUpper(method), path: path, props: map[string]string{}}
+			op := &apiFuzzOp{method: strings.ToUpper(method), path: path, props: map[string]string{}, responses: map[string]bool{}}
+			for code := range spec.Responses {
+				op.responses[code] = true
+			}
 			for _, p := range spec.Parameters {
 				op.params = append(op.params, apiFuzzParam{p.Name, p.In})
 			}
@@ -254,6 +260,15 @@ func (z *apiFuzzer) send(op *apiFuzzOp) {
 		t.Fatalf("%s %.200s (%s body, %s): %v", method, target, class, auth, err)
 	}
 	z.perStatus[status]++
+	redirected := status/100 == 3 && status != http.StatusNotModified && pathpkg.Clean(path) != path
+	if !redirected && !op.responses[strconv.Itoa(status)] && !op.responses["default"] {
+		t.Errorf("%s %.200s with a %s body (%s): %d is not among the statuses the OpenAPI document lists for it: %.300s",
+			method, target, class, auth, status, resp)
+	}
+	if status >= 400 && (len(resp) > 8<<10 || bytes.Contains(resp, []byte(`"value"`)) || bytes.Contains(resp, []byte("not-the-password"))) {
+		t.Errorf("%s %.200s with a %s body: a %d problem of %d bytes that echoes the request: %.300s",
+			method, target, class, status, len(resp), resp)
+	}
 	if status >= 500 {
 		t.Errorf("%s %.200s with a %s body (%d bytes, Content-Type %q, %s): %d %.300s",
 			method, target, class, len(body), headers.Get("Content-Type"), auth, status, resp)

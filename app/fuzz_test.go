@@ -248,7 +248,8 @@ func FuzzTokenForm(f *testing.F) {
 		"", "&", "=", "grant_type=client_credentials", "grant_type=PASSWORD&username=fuzzer&password=fuzz-password",
 		"grant_type=password&username=fuzzer", "grant_type=password&username=fuzzer&password=wrong", "grant_type=password&username=nobody&password=x",
 		"grant_type=password&username=fuzzer&password=" + fuzzPassword + strings.Repeat("p", 72), "%zz", "grant_type=%00",
-		"grant_type=password&grant_type=password", `{"grant_type":"password"}`, "username=\x00&password=\xff"} {
+		"grant_type=password&grant_type=password", `{"grant_type":"password"}`, "username=\x00&password=\xff",
+		good + "&scope=%ff", good + "&%c3=x", "grant_type=password&username=fuzzer&password=fuzz-passwor%c3"} {
 		f.Add(b, form, uint16(0))
 	}
 	for _, ct := range []string{"application/json", form + "; charset=utf-8", "APPLICATION/X-WWW-FORM-URLENCODED", "", "text/plain",
@@ -323,6 +324,13 @@ func rightCredentials(body, ctype string) bool {
 	for _, k := range []string{"grant_type", "username", "password"} {
 		if len(form[k]) != 1 {
 			return false
+		}
+	}
+	for k, vs := range form {
+		for _, v := range append(vs, k) {
+			if !utf8.ValidString(v) {
+				return false // a form with invalid UTF-8 anywhere is refused
+			}
 		}
 	}
 	name := form.Get("username")

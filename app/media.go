@@ -53,6 +53,8 @@ type mediaInput struct {
 }
 
 func (s *server) registerMedia() {
+	binary := &huma.Schema{Type: "string", Format: "binary"}
+	images := map[string]*huma.MediaType{"image/jpeg": {Schema: binary}, "image/png": {Schema: binary}, "image/gif": {Schema: binary}}
 	register(s, huma.Operation{
 		OperationID: "uploadMedia",
 		Method:      http.MethodPost,
@@ -65,7 +67,8 @@ func (s *server) registerMedia() {
 		Tags:          []string{"Media"},
 		Security:      needsToken,
 		DefaultStatus: http.StatusCreated,
-		Errors:        []int{http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType},
+		Errors: []int{http.StatusBadRequest, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge,
+			http.StatusUnsupportedMediaType},
 	}, s.upload)
 	// Documented after registering: declared before, Huma would read and
 	// parse the whole body itself instead of letting upload stream it.
@@ -91,14 +94,12 @@ func (s *server) registerMedia() {
 			"long-lived immutable caching, an ETag, Range support and a sandboxing Content-Security-Policy.",
 		Tags:   []string{"Media"},
 		Errors: []int{http.StatusNotFound},
-		Responses: map[string]*huma.Response{"200": {
-			Description: "The image",
-			Content: map[string]*huma.MediaType{
-				"image/jpeg": {Schema: &huma.Schema{Type: "string", Format: "binary"}},
-				"image/png":  {Schema: &huma.Schema{Type: "string", Format: "binary"}},
-				"image/gif":  {Schema: &huma.Schema{Type: "string", Format: "binary"}},
-			},
-		}},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "The image", Content: images},
+			"206": {Description: "The byte ranges asked for with Range", Content: images},
+			"304": {Description: "Not modified since the ETag given in If-None-Match"},
+			"416": {Description: "The Range asked for lies outside the file"},
+		},
 	}, s.serveMedia)
 }
 

@@ -3,6 +3,7 @@ package app_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
 	"testing"
@@ -192,4 +193,19 @@ func TestJSONBodyLimits(t *testing.T) {
 	longest := `{"content":"` + strings.Repeat(`\ud83c\udf89`, 5000) + `"}`
 	e.do("POST", "/posts", alice.Token, longest).wantStatus(t, http.StatusCreated)
 	e.do("POST", "/posts", alice.Token, `{"content":"x"`+strings.Repeat(" ", 256<<10)+`}`).wantProblem(t, http.StatusRequestEntityTooLarge, "")
+}
+
+// TestInvalidUTF8Refused: text that is not UTF-8 is refused wherever it
+// comes, never rewritten to U+FFFD (which once stored a password other than
+// the one typed, so its owner could not sign in with it).
+func TestInvalidUTF8Refused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.do("POST", "/auth/register", "", "{\"username\":\"alice\",\"password\":\"pass\xffword\"}").wantProblem(t, http.StatusBadRequest, "")
+	e.signUp("alice")
+	res := e.form("/auth/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"password-alice\xff"}})
+	res.wantStatus(t, http.StatusBadRequest)
+	if !strings.Contains(res.text(), "invalid_request") || !strings.Contains(res.text(), "UTF-8") {
+		t.Errorf("sign-in with invalid UTF-8: %s", res.body)
+	}
 }

@@ -170,6 +170,7 @@ func (s *server) registerUsers() {
 		Summary:     "A user's public profile",
 		Tags:        []string{"Users"},
 		Security:    s.readSecurity(),
+		Errors:      []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *usernameInput) (*userOutput, error) {
 		u, err := s.store.UserByUsername(ctx, in.Username)
 		if errors.Is(err, store.ErrNotFound) {
