@@ -145,11 +145,15 @@ type tokens struct {
 // verifiedTokens bounds the memory of tokens.verified.
 const verifiedTokens = 10_000
 
-// claims are the token's contents. Ver is the user's token version when the
-// token was issued; a password change or a disable bumps the version, which
-// revokes every earlier token exactly (even one from the same second).
+// claims are the token's contents. UID is the account's ID, which is never
+// used twice, so a token can only ever match the account it was issued to,
+// even after that account is gone and its name taken again. Ver is the
+// user's token version when the token was issued; a password change or a
+// disable bumps the version, which revokes every earlier token exactly (even
+// one from the same second).
 type claims struct {
 	jwt.RegisteredClaims
+	UID int64 `json:"uid"`
 	Ver int64 `json:"ver"`
 }
 
@@ -179,6 +183,7 @@ func (t *tokens) issue(u store.User) (string, error) {
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
 		},
+		UID: u.ID,
 		Ver: u.TokenVersion,
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
@@ -199,8 +204,8 @@ func (t *tokens) parse(raw string) (*claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Subject == "" {
-		return nil, errors.New("token has no subject")
+	if c.Subject == "" || c.UID <= 0 {
+		return nil, errors.New("token has no subject or account ID")
 	}
 	t.mu.Lock()
 	if len(t.verified) >= verifiedTokens {
@@ -319,7 +324,7 @@ func (s *server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		s.unauthorized(ctx, "invalid_token", detail)
 		return
 	}
-	u, err := s.store.AuthUser(ctx.Context(), c.Subject)
+	u, err := s.store.AuthUser(ctx.Context(), c.UID)
 	switch {
 	case errors.Is(err, store.ErrNotFound), err == nil && u.Username != c.Subject:
 		s.unauthorized(ctx, "invalid_token", "The token's account does not exist.")

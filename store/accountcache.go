@@ -11,8 +11,8 @@ import (
 // only for accounts that exist, and is emptied after every change to one of
 // those fields commits (SetPassword, UpdateAccount; on the write goroutine,
 // before any later write), so a revoked token stops working before the
-// revoking call returns. Accounts are never deleted
-// and never renamed; creating one changes no cached answer.
+// revoking call returns. Entries are keyed by account ID, which is never
+// used twice; creating an account changes no cached answer.
 //
 // Like the feed cache, it sees the changes this process makes: it assumes
 // one server per data directory, which `moments serve` is built for.
@@ -23,24 +23,24 @@ const accountCacheSize = 10_000
 type accountCache struct {
 	max     int
 	mu      sync.RWMutex
-	entries map[string]Principal // by the name AuthUser was asked for
+	entries map[int64]Principal // by account ID
 	gen     atomic.Uint64        // bumped by every invalidation
 }
 
 func newAccountCache() *accountCache {
-	return &accountCache{max: accountCacheSize, entries: make(map[string]Principal)}
+	return &accountCache{max: accountCacheSize, entries: make(map[int64]Principal)}
 }
 
-func (c *accountCache) get(name string) (Principal, bool) {
+func (c *accountCache) get(id int64) (Principal, bool) {
 	c.mu.RLock()
-	p, ok := c.entries[name]
+	p, ok := c.entries[id]
 	c.mu.RUnlock()
 	return p, ok
 }
 
 // put keeps an answer read at generation gen, unless an invalidation has
 // happened since: the row may predate it.
-func (c *accountCache) put(gen uint64, name string, p Principal) {
+func (c *accountCache) put(gen uint64, id int64, p Principal) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen.Load() != gen {
@@ -49,11 +49,11 @@ func (c *accountCache) put(gen uint64, name string, p Principal) {
 	if len(c.entries) >= c.max {
 		evictOne(c.entries)
 	}
-	c.entries[name] = p
+	c.entries[id] = p
 }
 
-// forget empties the cache. Account changes are rare, and this way no entry
-// can be missed (a user may be cached under several spellings of the name).
+// forget empties the cache. Account changes are rare, and emptying it all
+// is the change that cannot miss an entry.
 func (c *accountCache) forget() {
 	c.mu.Lock()
 	c.gen.Add(1)

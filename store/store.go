@@ -187,7 +187,10 @@ func (s *Store) loadPostKeys(ctx context.Context) error {
 		return fmt.Errorf("read the newest post: %w", err)
 	}
 	s.keys.last = top
-	if err := s.writer.QueryRowContext(ctx, `SELECT ifnull(max(id), 0) FROM posts`).Scan(&s.keys.maxID); err != nil {
+	// The highest ID ever given: AUTOINCREMENT remembers it in
+	// sqlite_sequence even after that post was deleted.
+	if err := s.writer.QueryRowContext(ctx, `SELECT max(ifnull(max(id), 0),
+		ifnull((SELECT seq FROM sqlite_sequence WHERE name = 'posts'), 0)) FROM posts`).Scan(&s.keys.maxID); err != nil {
 		return fmt.Errorf("read the highest post ID: %w", err)
 	}
 	s.cache = newFeedCache(top)

@@ -102,14 +102,14 @@ type Principal struct {
 	TokenVersion int64
 }
 
-const authUserQuery = `SELECT id, username, is_admin, disabled, token_version FROM users WHERE username = ?`
+const authUserQuery = `SELECT id, username, is_admin, disabled, token_version FROM users WHERE id = ?`
 
-// AuthUser looks up the account a token names. It runs on every
+// AuthUser looks up the account a token names by its ID. It runs on every
 // authenticated request, so it answers from the account cache when it can
 // and otherwise runs a prepared statement that selects only what the check
 // needs.
-func (s *Store) AuthUser(ctx context.Context, username string) (Principal, error) {
-	if p, ok := s.accounts.get(username); ok {
+func (s *Store) AuthUser(ctx context.Context, id int64) (Principal, error) {
+	if p, ok := s.accounts.get(id); ok {
 		return p, nil
 	}
 	gen := s.accounts.gen.Load()
@@ -118,11 +118,11 @@ func (s *Store) AuthUser(ctx context.Context, username string) (Principal, error
 	}
 	defer s.endRead()
 	var p Principal
-	err := s.stmts.authUser.QueryRowContext(ctx, username).Scan(&p.ID, &p.Username, &p.IsAdmin, &p.Disabled, &p.TokenVersion)
+	err := s.stmts.authUser.QueryRowContext(ctx, id).Scan(&p.ID, &p.Username, &p.IsAdmin, &p.Disabled, &p.TokenVersion)
 	if err != nil {
 		return Principal{}, formatError(err)
 	}
-	s.accounts.put(gen, username, p)
+	s.accounts.put(gen, id, p)
 	return p, nil
 }
 

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 )
@@ -217,14 +216,14 @@ func TestAccountCache(t *testing.T) {
 	alice := mustCreate(t, s, "alice")
 	auth := func() Principal {
 		t.Helper()
-		p, err := s.AuthUser(ctx, "alice")
+		p, err := s.AuthUser(ctx, alice.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
 	before := auth()
-	if cached, ok := s.accounts.get("alice"); !ok || cached != before {
+	if cached, ok := s.accounts.get(alice.ID); !ok || cached != before || before.Username != "alice" {
 		t.Fatalf("not cached: %+v, %v", cached, ok)
 	}
 	if err := s.SetPassword(ctx, alice.ID, "h2"); err != nil {
@@ -246,23 +245,23 @@ func TestAccountCache(t *testing.T) {
 	if p := auth(); !p.IsAdmin {
 		t.Errorf("after promoting: %+v", p)
 	}
-	if _, err := s.AuthUser(ctx, "ghost"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.AuthUser(ctx, 999); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown account: %v", err)
 	}
-	if _, ok := s.accounts.get("ghost"); ok {
+	if _, ok := s.accounts.get(999); ok {
 		t.Error("an unknown account was cached")
 	}
 
 	gen := s.accounts.gen.Load()
 	s.accounts.forget()
-	s.accounts.put(gen, "stale", Principal{ID: 99})
-	if _, ok := s.accounts.get("stale"); ok {
+	s.accounts.put(gen, 99, Principal{ID: 99})
+	if _, ok := s.accounts.get(99); ok {
 		t.Error("a row read before an invalidation was cached after it")
 	}
 
 	s.accounts.max = 3
 	for i := range 10 {
-		s.accounts.put(s.accounts.gen.Load(), fmt.Sprint(i), Principal{ID: int64(i)})
+		s.accounts.put(s.accounts.gen.Load(), int64(i), Principal{ID: int64(i)})
 	}
 	if n := len(s.accounts.entries); n > 3 {
 		t.Errorf("%d entries, bound 3", n)
