@@ -13,11 +13,16 @@ import (
 	"moments/app/limiter"
 )
 
-// Named limits. Operations opt in with Metadata: limited(limitAuth).
+// Named limits. Operations opt in with Metadata: limited(limitAuth), or
+// limitedPerAccount(limitAuth) to be limited per signed-in account as well.
 const (
-	limitAuth      = "auth"      // sign-in and registration
+	limitAuth      = "auth"      // sign-in, registration and password changes
 	limitAssistant = "assistant" // both assistant endpoints share one bucket
 	limitKey       = "rateLimit"
+	perAccountKey  = "rateLimitPerAccount"
+	// accountLimits names the per-account table of a limit: limitAuth's
+	// is limitAuth + accountLimits.
+	accountLimits = ":account"
 )
 
 // Limit is one token-bucket setting: Burst requests at once, refilled at
@@ -44,6 +49,13 @@ func DefaultLimits() Limits {
 
 func limited(name string) map[string]any { return map[string]any{limitKey: name} }
 
+// limitedPerAccount is limited, with a second bucket per account: guessing
+// a signed-in account's password (to change it) from many addresses is
+// bounded as well as guessing from one.
+func limitedPerAccount(name string) map[string]any {
+	return map[string]any{limitKey: name, perAccountKey: true}
+}
+
 func newLimiters(l Limits, now func() time.Time) map[string]*limiter.Limiter {
 	mk := func(x Limit) *limiter.Limiter {
 		return limiter.New(limiter.Config{
@@ -52,7 +64,11 @@ func newLimiters(l Limits, now func() time.Time) map[string]*limiter.Limiter {
 			Now:   now,
 		})
 	}
-	return map[string]*limiter.Limiter{limitAuth: mk(l.Auth), limitAssistant: mk(l.Assistant)}
+	return map[string]*limiter.Limiter{
+		limitAuth:                 mk(l.Auth),
+		limitAuth + accountLimits: mk(l.Auth),
+		limitAssistant:            mk(l.Assistant),
+	}
 }
 
 // rateLimit takes one token from the client's bucket for operations that
@@ -68,6 +84,11 @@ func (s *server) rateLimit(ctx huma.Context, next func(huma.Context)) {
 	}
 	r, w := humago.Unwrap(ctx)
 	d := l.Allow(s.clientIPs.Key(r))
+	if perAccount, _ := op.Metadata[perAccountKey].(bool); perAccount && d.Allowed {
+		if me, ok := currentUser(ctx.Context()); ok {
+			d = s.limiters[name+accountLimits].Allow("account:" + strconv.FormatInt(me.ID, 10))
+		}
+	}
 	d.SetHeaders(w.Header())
 	if !d.Allowed {
 		wait := int64(math.Ceil(d.RetryAfter.Seconds()))

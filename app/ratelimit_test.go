@@ -131,3 +131,51 @@ func TestAssistant401ShowsTheBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordChangeIsRateLimited: guessing the current password through
+// PUT /users/me/password is limited like sign-in, per client address and
+// per account, so neither one address nor many can guess freely.
+func TestPasswordChangeIsRateLimited(t *testing.T) {
+	t.Parallel()
+	behindProxy := withConfig(func(c *app.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	guess := func(e *testEnv, u user, from string) *response {
+		return e.do("PUT", "/users/me/password", u.Token, map[string]string{
+			"current_password": "not-the-password", "new_password": "a-new-password",
+		}, "X-Forwarded-For", from)
+	}
+
+	t.Run("PerAddress", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, withRealAuthLimit(nil), behindProxy)
+		alice, bob := e.signUp("alice"), e.signUp("bob")
+		for range 10 {
+			guess(e, alice, "192.0.2.1").wantProblem(t, http.StatusForbidden, "body.current_password")
+		}
+		res := guess(e, bob, "192.0.2.1")
+		res.wantProblem(t, http.StatusTooManyRequests, "")
+		if res.Header.Get("Retry-After") == "" {
+			t.Error("no Retry-After")
+		}
+		guess(e, bob, "192.0.2.2").wantProblem(t, http.StatusForbidden, "")
+	})
+
+	t.Run("PerAccount", func(t *testing.T) {
+		t.Parallel()
+		clock := newFakeClock()
+		e := newEnv(t, withRealAuthLimit(clock), behindProxy)
+		alice := e.signUp("alice")
+		for i := range 10 {
+			guess(e, alice, "198.51.100."+strconv.Itoa(i+1)).wantProblem(t, http.StatusForbidden, "")
+		}
+		guess(e, alice, "198.51.100.99").wantProblem(t, http.StatusTooManyRequests, "")
+		clock.Advance(6 * time.Second) // one token back
+		guess(e, alice, "198.51.100.99").wantProblem(t, http.StatusForbidden, "")
+		// The right password still works once the account has a token.
+		clock.Advance(6 * time.Second)
+		e.do("PUT", "/users/me/password", alice.Token, map[string]string{
+			"current_password": alice.Password, "new_password": "a-new-password",
+		}, "X-Forwarded-For", "198.51.100.100").wantStatus(t, http.StatusNoContent)
+	})
+}

@@ -133,9 +133,10 @@ func (s *server) registerUsers() {
 		Method:        http.MethodPut,
 		Path:          "/users/me/password",
 		Summary:       "Change your password",
-		Description:   "Every token issued before the change stops working, this one included: sign in again.",
+		Description:   "Every token issued before the change stops working, this one included: sign in again. Rate limited per client address and per account, like sign-in.",
 		Tags:          []string{"Users"},
 		Security:      needsToken,
+		Metadata:      limitedPerAccount(limitAuth),
 		DefaultStatus: http.StatusNoContent,
 		Errors:        []int{http.StatusForbidden},
 	}, func(ctx context.Context, in *passwordInput) (*struct{}, error) {

@@ -24,7 +24,7 @@ type accountCache struct {
 	max     int
 	mu      sync.RWMutex
 	entries map[int64]Principal // by account ID
-	gen     atomic.Uint64        // bumped by every invalidation
+	gen     atomic.Uint64       // bumped by every invalidation
 }
 
 func newAccountCache() *accountCache {
