@@ -61,6 +61,20 @@ func (c *client) call(method, path, ctype string, body io.Reader) (int, []byte) 
 // upload stores a PNG and returns its /media/ URL.
 func (c *client) upload(seed int) string {
 	c.t.Helper()
+	code, b := c.tryUpload(seed)
+	if code != http.StatusCreated {
+		c.t.Fatalf("upload: %d %s", code, b)
+	}
+	var up struct {
+		URL string `json:"url"`
+	}
+	json.Unmarshal(b, &up)
+	return up.URL
+}
+
+// tryUpload sends a PNG made from seed and returns the answer.
+func (c *client) tryUpload(seed int) (int, []byte) {
+	c.t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
 	for i := range img.Pix {
 		img.Pix[i] = byte(i*seed + seed)
@@ -72,15 +86,7 @@ func (c *client) upload(seed int) string {
 	fw, _ := mw.CreateFormFile("file", "photo.png")
 	fw.Write(pic.Bytes())
 	mw.Close()
-	code, b := c.call("POST", "/media", mw.FormDataContentType(), &body)
-	if code != http.StatusCreated {
-		c.t.Fatalf("upload: %d %s", code, b)
-	}
-	var up struct {
-		URL string `json:"url"`
-	}
-	json.Unmarshal(b, &up)
-	return up.URL
+	return c.call("POST", "/media", mw.FormDataContentType(), &body)
 }
 
 // post creates a post and returns its ID.

@@ -15,6 +15,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"moments/internal/fsutil"
 	"moments/store"
 )
 
@@ -30,6 +31,11 @@ func (s *server) fail(ctx context.Context, err error) error {
 		return huma.Error404NotFound("Not found.")
 	case errors.Is(err, store.ErrConflict):
 		return huma.Error409Conflict("That already exists.")
+	case errors.Is(err, store.ErrDiskFull), fsutil.DiskFull(err):
+		s.log.LogAttrs(ctx, slog.LevelError, "disk full", slog.String("error", err.Error()),
+			slog.String("request_id", requestID(ctx)))
+		return huma.NewError(http.StatusInsufficientStorage,
+			"The server's disk is full, so nothing was saved; try again once its operator has made room.")
 	case errors.Is(err, store.ErrInvalid):
 		// The HTTP layer checks every limit first; this is the store's
 		// own check, and its message names the field but no value.

@@ -61,6 +61,7 @@ type server struct {
 	clientIPs *clientip.Resolver
 	media     *media.Library
 	assistant *assistant.Client
+	health    health
 }
 
 // NewServer builds the complete HTTP handler that `moments serve` runs.

@@ -20,6 +20,8 @@ import (
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"moments/internal/fsutil"
 )
 
 // DBFile is the database's file name inside the data directory.
@@ -32,6 +34,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrSchemaTooNew means the database was migrated by a newer binary.
 	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+	// ErrDiskFull means a write failed for want of disk space (or quota).
+	// Nothing of it is stored; writes work again once there is room.
+	ErrDiskFull = errors.New("the disk is full")
 )
 
 // Options tune Open. The zero value is usable except for Migrations.
@@ -99,6 +104,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !opts.SkipMigrate {
+		if err := checkUsable(dir, abs); err != nil {
+			return nil, err
+		}
+	}
 	s := &Store{now: opts.Now, path: abs, cache: newFeedCache(minKey), accounts: newAccountCache()}
 	if s.now == nil {
 		s.now = time.Now
@@ -147,7 +157,15 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// The writer must exist (and set WAL) before readers open the file.
 	if err := s.writer.PingContext(ctx); err != nil {
 		s.closePools()
-		return nil, fmt.Errorf("open %s: %w", abs, err)
+		return nil, damaged(abs, fmt.Errorf("open %s: %w", abs, err))
+	}
+	if !opts.SkipMigrate {
+		// A server refuses a damaged database at start; maintenance
+		// commands (backup, migrate status) read what is there.
+		if err := s.quickCheck(ctx); err != nil {
+			s.closePools()
+			return nil, damaged(abs, err)
+		}
 	}
 
 	s.goose, err = goose.NewProvider(goose.DialectSQLite3, s.writer, opts.Migrations,
@@ -351,6 +369,25 @@ func formatError(err error) error {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %v", ErrConflict, err)
+		}
+		if se.Code()&0xff == sqlite3.SQLITE_FULL {
+			return fmt.Errorf("%w: %v", ErrDiskFull, err)
+		}
+	}
+	if fsutil.DiskFull(err) {
+		return fmt.Errorf("%w: %v", ErrDiskFull, err)
+	}
+	return err
+}
+
+// damaged rewords SQLite's "file is not a database" and "database disk
+// image is malformed" as what they mean for an operator.
+func damaged(path string, err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
+			return fmt.Errorf("%s is damaged or not a Moments database; restore a backup with moments restore", path)
 		}
 	}
 	return err

@@ -90,8 +90,15 @@ func (s *Store) withTxThen(ctx context.Context, fn func(tx *sql.Tx) error, commi
 	}
 	// Once handed over, the write may already be running: wait for its
 	// outcome even if ctx ends, so the caller never reports failure for a
-	// write that committed.
-	return <-r.done
+	// write that committed. A full disk can fail any statement, or only
+	// the commit; it is told apart here, for every write at once.
+	err := <-r.done
+	if err != nil && !errors.Is(err, ErrDiskFull) {
+		if full := formatError(err); errors.Is(full, ErrDiskFull) {
+			return full
+		}
+	}
+	return err
 }
 
 func (s *Store) runBatch(batch []*writeRequest) {

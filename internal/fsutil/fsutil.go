@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // ErrExists is returned by PlaceNew when dest is already taken.
@@ -47,4 +48,10 @@ func SyncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// DiskFull reports whether err comes from a file system out of space, or
+// out of the user's quota: the one failure an operator fixes by making room.
+func DiskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
