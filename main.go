@@ -13,11 +13,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"moments/app"
+	"moments/internal/datalock"
 	"moments/internal/onewrite"
 	"moments/store"
 )
@@ -162,6 +164,13 @@ func serve(ctx context.Context, env *environment, args []string) (err error) {
 	if err != nil {
 		return err
 	}
+	// A second server on the same files would fail every write and keep
+	// serving from caches that miss the first one's changes.
+	lock, err := datalock.Acquire(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, lock.Release()) }()
 	// Request lines are batched (see logBuffer); the last ones are written
 	// when serve returns.
 	logs := newLogBuffer(env.stderr, logDelay)
@@ -248,10 +257,18 @@ func dataFlag(fs *flag.FlagSet, env *environment) *string {
 // already be one (an instance that has run), or the command would quietly
 // create an empty database somewhere unexpected.
 func openExisting(ctx context.Context, dir string, migrate bool) (*store.Store, error) {
-	if _, err := os.Stat(dir + string(os.PathSeparator) + store.DBFile); err != nil {
-		return nil, fmt.Errorf("%s holds no Moments database (%s); start the server once or check --data", dir, store.DBFile)
+	if err := requireDatabase(dir); err != nil {
+		return nil, err
 	}
 	return store.Open(ctx, dir, store.Options{Migrations: migrationsFS(), SkipMigrate: !migrate})
+}
+
+// requireDatabase refuses a directory that holds no Moments database.
+func requireDatabase(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, store.DBFile)); err != nil {
+		return fmt.Errorf("%s holds no Moments database (%s); start the server once or check --data", dir, store.DBFile)
+	}
+	return nil
 }
 
 func migrate(ctx context.Context, env *environment, args []string) (err error) {
@@ -269,6 +286,18 @@ func migrate(ctx context.Context, env *environment, args []string) (err error) {
 	if action != "status" && action != "up" && action != "down" {
 		return fmt.Errorf("moments migrate: unknown action %q; want status, up or down", action)
 	}
+	// Checked before locking, which would create the directory.
+	if err := requireDatabase(*data); err != nil {
+		return err
+	}
+	// A schema changed under a running server breaks its prepared
+	// statements and cached rows. Every action takes the lock, so the rule
+	// is simply: migrate with the server stopped.
+	lock, err := datalock.Acquire(*data)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, lock.Release()) }()
 	st, err := openExisting(ctx, *data, false)
 	if err != nil {
 		return err
