@@ -180,6 +180,10 @@ func serve(ctx context.Context, env *environment, args []string) (err error) {
 	st, err := store.Open(ctx, cfg.DataDir, store.Options{
 		Migrations:  migrationsFS(),
 		Synchronous: cfg.Synchronous,
+		OnSnapshot: func(snap store.Snapshot) {
+			log.Info("copied the database before migrating it", "from", snap.From, "to", snap.To,
+				"copy", snap.Path, "older_copies_removed", snap.Removed)
+		},
 	})
 	if err != nil {
 		return err
@@ -256,11 +260,29 @@ func dataFlag(fs *flag.FlagSet, env *environment) *string {
 // openExisting opens a data directory for a maintenance command: it must
 // already be one (an instance that has run), or the command would quietly
 // create an empty database somewhere unexpected.
-func openExisting(ctx context.Context, dir string, migrate bool) (*store.Store, error) {
+func openExisting(ctx context.Context, env *environment, dir string, migrate bool) (*store.Store, error) {
 	if err := requireDatabase(dir); err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, dir, store.Options{Migrations: migrationsFS(), SkipMigrate: !migrate})
+	return store.Open(ctx, dir, store.Options{
+		Migrations:  migrationsFS(),
+		SkipMigrate: !migrate,
+		OnSnapshot:  func(snap store.Snapshot) { printSnapshot(env.stdout, snap) },
+	})
+}
+
+// printSnapshot says where the copy made before migrating is.
+func printSnapshot(w io.Writer, snap store.Snapshot) {
+	removed := ""
+	switch snap.Removed {
+	case 0:
+	case 1:
+		removed = fmt.Sprintf("; removed the oldest copy, keeping the newest %d", store.KeepSnapshots)
+	default:
+		removed = fmt.Sprintf("; removed the %d oldest copies, keeping the newest %d", snap.Removed, store.KeepSnapshots)
+	}
+	fmt.Fprintf(w, "copied the database at version %d to %s before migrating it to %d%s\n",
+		snap.From, snap.Path, snap.To, removed)
 }
 
 // requireDatabase refuses a directory that holds no Moments database.
@@ -298,7 +320,7 @@ func migrate(ctx context.Context, env *environment, args []string) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, lock.Release()) }()
-	st, err := openExisting(ctx, *data, false)
+	st, err := openExisting(ctx, env, *data, false)
 	if err != nil {
 		return err
 	}
