@@ -25,9 +25,9 @@ func backup(ctx context.Context, env *environment, args []string) (err error) {
 		"Write a consistent copy of an instance's database to OUT.db and its photos to OUT.media/\n"+
 			"(OUT.db's name without its extension, plus .media) while the server runs. Nothing existing\n"+
 			"is overwritten; OUT.db appears only once the whole backup is complete.\n\n"+
-			"To restore: stop Moments, make a new data directory holding OUT.db renamed moments.db and\n"+
-			"OUT.media renamed media, and start Moments on it. The token signing key is not copied, so\n"+
-			"everyone signs in again unless MOMENTS_JWT_SECRET is set or the old jwt-secret is copied too")
+			"To restore: stop Moments and run moments restore --data DIR OUT.db. The token signing key is\n"+
+			"not in the backup: restored into a new directory, everyone signs in again unless\n"+
+			"MOMENTS_JWT_SECRET is set or the old jwt-secret is copied in too")
 	data := dataFlag(flags, env)
 	rest, err := parseFlags(flags, args)
 	if err != nil {

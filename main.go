@@ -56,6 +56,7 @@ func commands() []command {
 		{"migrate", "status|up|down [flags]", "show or change the database schema version", migrate},
 		{"user", "create NAME [--admin] [flags]", "create an account; the password is read from stdin", userCommand},
 		{"backup", "--data DIR OUT.db", "write a consistent copy of a running instance's database and media", backup},
+		{"restore", "--data DIR BACKUP.db", "put a backup in place of a stopped instance's database and media", restore},
 		{"version", "", "print the version", printVersion},
 	}
 }

@@ -227,6 +227,8 @@ func TestCommandLine(t *testing.T) {
 		{"help lists migrate", []string{"help"}, "", "migrate"},
 		{"serve help", []string{"serve", "--help"}, "", "MOMENTS_ADDR"},
 		{"migrate help", []string{"migrate", "--help"}, "", "status|up|down"},
+		{"help lists restore", []string{"help"}, "", "restore"},
+		{"restore help", []string{"restore", "--help"}, "", "media.before-restore-TIME"},
 		{"version", []string{"version"}, "", "moments dev"},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`, ""},
 		{"unknown flag", []string{"serve", "--nope"}, "flag provided but not defined: -nope", ""},
