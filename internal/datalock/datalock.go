@@ -61,7 +61,8 @@ func Acquire(dir string) (*Lock, error) {
 	}
 	// The ID is written only once the lock is ours, so it always names the
 	// current holder (or nobody, for an instant).
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	if err != nil {
