@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -26,9 +25,9 @@ func backup(ctx context.Context, env *environment, args []string) (err error) {
 		"Write a consistent copy of an instance's database to OUT.db and its photos to OUT.media/\n"+
 			"(OUT.db's name without its extension, plus .media) while the server runs. Nothing existing\n"+
 			"is overwritten; OUT.db appears only once the whole backup is complete.\n\n"+
-			"To restore: stop Moments, make a new data directory holding OUT.db renamed moments.db and\n"+
-			"OUT.media renamed media, and start Moments on it. The token signing key is not copied, so\n"+
-			"everyone signs in again unless MOMENTS_JWT_SECRET is set or the old jwt-secret is copied too")
+			"To restore: stop Moments and run moments restore --data DIR OUT.db. The token signing key is\n"+
+			"not in the backup: restored into a new directory, everyone signs in again unless\n"+
+			"MOMENTS_JWT_SECRET is set or the old jwt-secret is copied in too")
 	data := dataFlag(flags, env)
 	rest, err := parseFlags(flags, args)
 	if err != nil {
@@ -47,7 +46,7 @@ func backup(ctx context.Context, env *environment, args []string) (err error) {
 			return fmt.Errorf("moments backup: %s already exists; choose another name", p)
 		}
 	}
-	st, err := openExisting(ctx, *data, false)
+	st, err := openExisting(ctx, env, *data, false)
 	if err != nil {
 		return err
 	}
@@ -125,7 +124,7 @@ func copyMedia(ctx context.Context, from, to string) (files int, total int64, er
 		if !e.Type().IsRegular() || !media.ValidName(e.Name()) {
 			continue
 		}
-		n, err := copyFile(filepath.Join(from, e.Name()), filepath.Join(to, e.Name()))
+		n, err := fsutil.CopyNew(filepath.Join(from, e.Name()), filepath.Join(to, e.Name()))
 		if err != nil {
 			return files, total, err
 		}
@@ -133,22 +132,4 @@ func copyMedia(ctx context.Context, from, to string) (files int, total int64, er
 		total += n
 	}
 	return files, total, fsutil.SyncDir(to)
-}
-
-// copyFile copies one file to a new file of mode 0600 and syncs it.
-func copyFile(from, to string) (int64, error) {
-	src, err := os.Open(from)
-	if err != nil {
-		return 0, err
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return 0, err
-	}
-	n, err := io.Copy(dst, src)
-	if err == nil {
-		err = dst.Sync()
-	}
-	return n, errors.Join(err, dst.Close())
 }

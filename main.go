@@ -13,11 +13,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"moments/app"
+	"moments/internal/datalock"
 	"moments/internal/onewrite"
 	"moments/store"
 )
@@ -54,6 +56,7 @@ func commands() []command {
 		{"migrate", "status|up|down [flags]", "show or change the database schema version", migrate},
 		{"user", "create NAME [--admin] [flags]", "create an account; the password is read from stdin", userCommand},
 		{"backup", "--data DIR OUT.db", "write a consistent copy of a running instance's database and media", backup},
+		{"restore", "--data DIR BACKUP.db", "put a backup in place of a stopped instance's database and media", restore},
 		{"version", "", "print the version", printVersion},
 	}
 }
@@ -162,6 +165,13 @@ func serve(ctx context.Context, env *environment, args []string) (err error) {
 	if err != nil {
 		return err
 	}
+	// A second server on the same files would fail every write and keep
+	// serving from caches that miss the first one's changes.
+	lock, err := datalock.Acquire(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, lock.Release()) }()
 	// Request lines are batched (see logBuffer); the last ones are written
 	// when serve returns.
 	logs := newLogBuffer(env.stderr, logDelay)
@@ -171,6 +181,10 @@ func serve(ctx context.Context, env *environment, args []string) (err error) {
 	st, err := store.Open(ctx, cfg.DataDir, store.Options{
 		Migrations:  migrationsFS(),
 		Synchronous: cfg.Synchronous,
+		OnSnapshot: func(snap store.Snapshot) {
+			log.Info("copied the database before migrating it", "from", snap.From, "to", snap.To,
+				"copy", snap.Path, "older_copies_removed", snap.Removed)
+		},
 	})
 	if err != nil {
 		return err
@@ -247,11 +261,37 @@ func dataFlag(fs *flag.FlagSet, env *environment) *string {
 // openExisting opens a data directory for a maintenance command: it must
 // already be one (an instance that has run), or the command would quietly
 // create an empty database somewhere unexpected.
-func openExisting(ctx context.Context, dir string, migrate bool) (*store.Store, error) {
-	if _, err := os.Stat(dir + string(os.PathSeparator) + store.DBFile); err != nil {
-		return nil, fmt.Errorf("%s holds no Moments database (%s); start the server once or check --data", dir, store.DBFile)
+func openExisting(ctx context.Context, env *environment, dir string, migrate bool) (*store.Store, error) {
+	if err := requireDatabase(dir); err != nil {
+		return nil, err
 	}
-	return store.Open(ctx, dir, store.Options{Migrations: migrationsFS(), SkipMigrate: !migrate})
+	return store.Open(ctx, dir, store.Options{
+		Migrations:  migrationsFS(),
+		SkipMigrate: !migrate,
+		OnSnapshot:  func(snap store.Snapshot) { printSnapshot(env.stdout, snap) },
+	})
+}
+
+// printSnapshot says where the copy made before migrating is.
+func printSnapshot(w io.Writer, snap store.Snapshot) {
+	removed := ""
+	switch snap.Removed {
+	case 0:
+	case 1:
+		removed = fmt.Sprintf("; removed the oldest copy, keeping the newest %d", store.KeepSnapshots)
+	default:
+		removed = fmt.Sprintf("; removed the %d oldest copies, keeping the newest %d", snap.Removed, store.KeepSnapshots)
+	}
+	fmt.Fprintf(w, "copied the database at version %d to %s before migrating it to %d%s\n",
+		snap.From, snap.Path, snap.To, removed)
+}
+
+// requireDatabase refuses a directory that holds no Moments database.
+func requireDatabase(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, store.DBFile)); err != nil {
+		return fmt.Errorf("%s holds no Moments database (%s); start the server once or check --data", dir, store.DBFile)
+	}
+	return nil
 }
 
 func migrate(ctx context.Context, env *environment, args []string) (err error) {
@@ -269,7 +309,19 @@ func migrate(ctx context.Context, env *environment, args []string) (err error) {
 	if action != "status" && action != "up" && action != "down" {
 		return fmt.Errorf("moments migrate: unknown action %q; want status, up or down", action)
 	}
-	st, err := openExisting(ctx, *data, false)
+	// Checked before locking, which would create the directory.
+	if err := requireDatabase(*data); err != nil {
+		return err
+	}
+	// A schema changed under a running server breaks its prepared
+	// statements and cached rows. Every action takes the lock, so the rule
+	// is simply: migrate with the server stopped.
+	lock, err := datalock.Acquire(*data)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, lock.Release()) }()
+	st, err := openExisting(ctx, env, *data, false)
 	if err != nil {
 		return err
 	}

@@ -227,6 +227,8 @@ func TestCommandLine(t *testing.T) {
 		{"help lists migrate", []string{"help"}, "", "migrate"},
 		{"serve help", []string{"serve", "--help"}, "", "MOMENTS_ADDR"},
 		{"migrate help", []string{"migrate", "--help"}, "", "status|up|down"},
+		{"help lists restore", []string{"help"}, "", "restore"},
+		{"restore help", []string{"restore", "--help"}, "", "media.before-restore-TIME"},
 		{"version", []string{"version"}, "", "moments dev"},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`, ""},
 		{"unknown flag", []string{"serve", "--nope"}, "flag provided but not defined: -nope", ""},
@@ -288,8 +290,24 @@ func TestMigrateCommand(t *testing.T) {
 	if !strings.Contains(up, "applied 0") || strings.Contains(up, "pending") {
 		t.Fatalf("up:\n%s", up)
 	}
-	if again := runOK("migrate", "up", "--data", data); !strings.Contains(again, "no pending migrations") {
+	// Before migrating, up copied the database and said where.
+	snaps, _ := filepath.Glob(filepath.Join(data, "backups", "pre-migrate-*.db"))
+	if len(snaps) != 1 || !strings.Contains(up, "copied the database at version ") ||
+		!strings.Contains(up, " to "+snaps[0]+" before migrating it to ") {
+		t.Fatalf("snapshots %v after up:\n%s", snaps, up)
+	}
+	if again := runOK("migrate", "up", "--data", data); !strings.Contains(again, "no pending migrations") ||
+		strings.Contains(again, "copied") {
 		t.Fatalf("second up:\n%s", again)
+	}
+
+	// serve does the same and logs it.
+	runOK("migrate", "down", "--data", data)
+	in = start(t, []string{"--addr", "127.0.0.1:0", "--data", data}, nil)
+	in.stop(t)
+	snaps, _ = filepath.Glob(filepath.Join(data, "backups", "pre-migrate-*.db"))
+	if len(snaps) != 2 || !strings.Contains(in.stderr.String(), `msg="copied the database before migrating it"`) {
+		t.Errorf("snapshots %v after serve; log:\n%s", snaps, in.stderr)
 	}
 }
 

@@ -42,7 +42,7 @@ func userCommand(ctx context.Context, env *environment, args []string) (err erro
 	if err != nil {
 		return err
 	}
-	st, err := openExisting(ctx, *data, true)
+	st, err := openExisting(ctx, env, *data, true)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"moments/internal/fsutil"
 )
@@ -78,4 +84,87 @@ func syncFile(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// BackupInfo is what CheckBackup found in a backup.
+type BackupInfo struct {
+	Version int64 // the backup's schema version
+	Latest  int64 // the newest this binary knows; Open migrates the backup up to it
+}
+
+// CheckBackup checks, before anything is replaced by it, that the file at
+// path is an intact Moments database that this binary can run: SQLite's
+// integrity_check passes, it has Moments' tables and schema version table,
+// and its version is not newer than migrations know (ErrSchemaTooNew).
+//
+// The file is opened immutable: read-only, without locks, and without
+// reading or making a -wal or -shm beside it, so what is checked is
+// exactly the file a restore copies, and a backup on read-only media can
+// be checked too. A -wal beside it means the file alone is not the whole
+// database (the last writes of a server that was killed are in it), so
+// such a file is refused rather than restored without them.
+func CheckBackup(ctx context.Context, path string, migrations fs.FS) (BackupInfo, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return BackupInfo{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return BackupInfo{}, fmt.Errorf("%s is not a file", path)
+	}
+	if wal, err := os.Stat(path + "-wal"); err == nil && wal.Size() > 0 {
+		return BackupInfo{}, fmt.Errorf("%s is not complete without %s-wal beside it; "+
+			"start Moments once on a directory holding both (as moments.db and moments.db-wal) and back that up", path, path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return BackupInfo{}, err
+	}
+	uri := "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath() + "?mode=ro&immutable=1"
+	db, err := sql.Open("sqlite", uri)
+	if err != nil {
+		return BackupInfo{}, err
+	}
+	defer db.Close()
+
+	// integrity_check answers one row, "ok", or up to 100 rows of problems.
+	var verdict string
+	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&verdict); err != nil {
+		var se *sqlite.Error
+		if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_NOTADB {
+			return BackupInfo{}, fmt.Errorf("%s is not a database", path)
+		}
+		return BackupInfo{}, fmt.Errorf("%s is damaged: %v", path, err)
+	}
+	if verdict != "ok" {
+		return BackupInfo{}, fmt.Errorf("%s is damaged: integrity_check: %s", path, strings.ReplaceAll(verdict, "\n", " "))
+	}
+
+	var tables int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema
+		WHERE type = 'table' AND name IN ('goose_db_version', 'users', 'posts')`).Scan(&tables); err != nil {
+		return BackupInfo{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	var version sql.NullInt64
+	if tables == 3 {
+		if err := db.QueryRowContext(ctx, `SELECT max(version_id) FROM goose_db_version`).Scan(&version); err != nil {
+			return BackupInfo{}, fmt.Errorf("read the schema version of %s: %w", path, err)
+		}
+	}
+	if !version.Valid || version.Int64 < 1 {
+		return BackupInfo{}, fmt.Errorf("%s is not a Moments database (no Moments tables or schema version in it)", path)
+	}
+	// The provider only lists the migrations; it runs nothing on db.
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("load migrations: %w", err)
+	}
+	info := BackupInfo{Version: version.Int64}
+	if sources := p.ListSources(); len(sources) > 0 {
+		info.Latest = sources[len(sources)-1].Version
+	}
+	if info.Version > info.Latest {
+		return info, fmt.Errorf("%w: %s is at schema version %d, this binary knows up to %d; restore it with a newer moments",
+			ErrSchemaTooNew, path, info.Version, info.Latest)
+	}
+	return info, nil
 }

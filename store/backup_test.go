@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,5 +166,98 @@ func TestBackupFromMaintenanceStore(t *testing.T) {
 	}
 	if fi, err := os.Stat(out); err != nil || fi.Size() == 0 {
 		t.Fatalf("backup without an extension: %v", err)
+	}
+}
+
+// CheckBackup accepts a backup this binary can run and refuses, with one
+// line each, what a restore must not put in place; it changes nothing
+// beside the file it reads.
+func TestCheckBackup(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTestIn(t, dir)
+	mustCreate(t, s, "alice")
+	good := filepath.Join(t.TempDir(), "good.db")
+	if err := s.Backup(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	latest := s.LatestVersion()
+
+	// Any page of the file but the first, overwritten: a b-tree page of a
+	// copy VACUUM INTO made (which has no free pages).
+	raw, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 4096
+	damaged := slices.Clone(raw)
+	mid := len(raw) / page / 2 * page
+	for i := mid; i < mid+page; i++ {
+		damaged[i] = byte(i * 7)
+	}
+	other := filepath.Join(t.TempDir(), "other.db")
+	db, err := sql.Open("sqlite", "file:"+other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE notes (text TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	newer := filepath.Join(t.TempDir(), "newer.db")
+	os.WriteFile(newer, raw, 0o600)
+	db, _ = sql.Open("sqlite", "file:"+newer)
+	if _, err := db.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, 1)`, latest+1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	withWAL := filepath.Join(t.TempDir(), "live.db")
+	os.WriteFile(withWAL, raw, 0o600)
+	os.WriteFile(withWAL+"-wal", []byte("frames"), 0o600)
+
+	write := func(name string, b []byte) string {
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"damaged", write("damaged.db", damaged), "is damaged"},
+		{"text", write("notes.txt", []byte(strings.Repeat("not a database\n", 500))), "is not a database"},
+		{"empty", write("empty.db", nil), "is not a Moments database"},
+		{"another application's", other, "is not a Moments database"},
+		{"newer", newer, fmt.Sprintf("is at schema version %d, this binary knows up to %d", latest+1, latest)},
+		{"missing", filepath.Join(dir, "none.db"), "no such file"},
+		{"a folder", dir, "is not a file"},
+		{"with a -wal", withWAL, "is not complete without " + withWAL + "-wal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := CheckBackup(ctx, tc.path, testMigrations())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("more than one line: %q", err)
+			}
+			t.Log(err)
+		})
+	}
+
+	// A backup, and a stopped instance's own database file (in WAL mode),
+	// pass; nothing appears beside either.
+	s.Close()
+	for _, path := range []string{good, filepath.Join(dir, DBFile)} {
+		before, _ := os.ReadDir(filepath.Dir(path))
+		info, err := CheckBackup(ctx, path, testMigrations())
+		if err != nil || info != (BackupInfo{Version: latest, Latest: latest}) {
+			t.Errorf("%s: %+v, %v", path, info, err)
+		}
+		if after, _ := os.ReadDir(filepath.Dir(path)); len(after) != len(before) {
+			t.Errorf("checking %s added files: %v → %v", path, before, after)
+		}
 	}
 }

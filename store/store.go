@@ -57,6 +57,10 @@ type Options struct {
 	// WrapReader, when set, wraps the SQLite driver of the read pool. Tests
 	// use it to count the statements a page runs.
 	WrapReader func(driver.Driver) driver.Driver
+	// OnSnapshot, when set, is told of the copy of the database that Open
+	// or MigrateUp makes before migrating an existing database, once it is
+	// written and before the first migration runs.
+	OnSnapshot func(Snapshot)
 }
 
 // Store is an open Moments database: one writer connection and a pool of
@@ -74,7 +78,8 @@ type Store struct {
 	// accounts answers AuthUser without SQL (accountcache.go).
 	accounts *accountCache
 	// readSlots holds one token per read connection; see beginRead.
-	readSlots chan struct{}
+	readSlots  chan struct{}
+	onSnapshot func(Snapshot) // Options.OnSnapshot
 
 	// The write loop (writer.go).
 	writes     chan *writeRequest
@@ -84,7 +89,8 @@ type Store struct {
 }
 
 // Open creates dir (0700) if needed, opens dir/moments.db and, unless
-// opts.SkipMigrate, migrates it to the newest schema this binary knows.
+// opts.SkipMigrate, migrates it to the newest schema this binary knows
+// (keeping a copy of the old one first, see migrate).
 func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if opts.Migrations == nil {
 		return nil, errors.New("store: no migrations given")
@@ -109,7 +115,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	s := &Store{now: opts.Now, path: abs, cache: newFeedCache(minKey), accounts: newAccountCache()}
+	s := &Store{now: opts.Now, path: abs, cache: newFeedCache(minKey), accounts: newAccountCache(), onSnapshot: opts.OnSnapshot}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -179,9 +185,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if !opts.SkipMigrate {
-		if _, err := s.goose.Up(ctx); err != nil {
+		if _, err := s.migrate(ctx); err != nil {
 			s.closePools()
-			return nil, fmt.Errorf("migrate %s: %w", abs, err)
+			return nil, err
 		}
 		if err := s.prepare(ctx); err != nil {
 			s.closePools()
@@ -331,9 +337,11 @@ func (s *Store) MigrationStatus(ctx context.Context) ([]MigrationStatus, error) 
 	return out, nil
 }
 
-// MigrateUp applies every pending migration and returns the versions applied.
+// MigrateUp applies every pending migration and returns the versions
+// applied. As at Open, an existing database is copied first, and put back
+// if a migration fails; the store is closed then.
 func (s *Store) MigrateUp(ctx context.Context) ([]int64, error) {
-	res, err := s.goose.Up(ctx)
+	res, err := s.migrate(ctx)
 	var versions []int64
 	for _, r := range res {
 		versions = append(versions, r.Source.Version)

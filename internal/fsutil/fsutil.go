@@ -5,6 +5,7 @@ package fsutil
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -54,4 +55,51 @@ func SyncDir(dir string) error {
 // out of the user's quota: the one failure an operator fixes by making room.
 func DiskFull(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// CopyNew copies the file from to a new file to (mode 0600: what Moments
+// copies holds password hashes or private photos) and syncs it. It never
+// replaces an existing file.
+func CopyNew(from, to string) (int64, error) {
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	n, err := fill(dst, from)
+	if err != nil {
+		os.Remove(to)
+	}
+	return n, err
+}
+
+// CopyTemp copies the file from to a new temporary file in dir, named
+// from pattern as os.CreateTemp names it (mode 0600), syncs it and returns
+// its name. The caller renames it into place and syncs dir, so that a
+// crash leaves either the old file or the whole copy under the real name,
+// never a part of the copy.
+func CopyTemp(from, dir, pattern string) (string, error) {
+	dst, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", err
+	}
+	if _, err := fill(dst, from); err != nil {
+		os.Remove(dst.Name())
+		return "", err
+	}
+	return dst.Name(), nil
+}
+
+// fill copies the file from into dst, syncs dst and closes it.
+func fill(dst *os.File, from string) (int64, error) {
+	src, err := os.Open(from)
+	if err != nil {
+		dst.Close()
+		return 0, err
+	}
+	defer src.Close()
+	n, err := io.Copy(dst, src)
+	if err == nil {
+		err = dst.Sync()
+	}
+	return n, errors.Join(err, dst.Close())
 }
