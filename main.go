@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,7 +18,6 @@ import (
 
 	"moments/app"
 	"moments/internal/datalock"
-	"moments/internal/onewrite"
 	"moments/store"
 )
 
@@ -149,95 +146,6 @@ func newLogHandler(format string, w io.Writer) slog.Handler {
 		return slog.NewJSONHandler(w, nil)
 	}
 	return slog.NewTextHandler(w, nil)
-}
-
-func serve(ctx context.Context, env *environment, args []string) (err error) {
-	fs := newFlagSet(env, "serve", "[flags]", "Run the Moments server")
-	load := app.BindFlags(fs, env.getenv)
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return helped(err)
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("moments serve: unexpected argument %q (see moments serve --help)", rest[0])
-	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	// A second server on the same files would fail every write and keep
-	// serving from caches that miss the first one's changes.
-	lock, err := datalock.Acquire(cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, lock.Release()) }()
-	// Request lines are batched (see logBuffer); the last ones are written
-	// when serve returns.
-	logs := newLogBuffer(env.stderr, logDelay)
-	defer logs.Flush()
-	log := slog.New(flushingHandler{newLogHandler(cfg.LogFormat, logs), logs, slog.LevelWarn})
-
-	st, err := store.Open(ctx, cfg.DataDir, store.Options{
-		Migrations:  migrationsFS(),
-		Synchronous: cfg.Synchronous,
-		OnSnapshot: func(snap store.Snapshot) {
-			log.Info("copied the database before migrating it", "from", snap.From, "to", snap.To,
-				"copy", snap.Path, "older_copies_removed", snap.Removed)
-		},
-	})
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, st.Close()) }()
-
-	handler, err := app.NewServer(app.Deps{
-		Config:  cfg,
-		Store:   st,
-		Logger:  log,
-		Web:     webFS(),
-		Version: version,
-	})
-	if err != nil {
-		return err
-	}
-
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       2 * time.Minute, // uploads over slow links
-		WriteTimeout:      2 * time.Minute, // longer than the assistant's timeout
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    128 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		ConnContext:       onewrite.ConnContext,
-	}
-	log.Info("moments listening", "addr", "http://"+ln.Addr().String(), "data", cfg.DataDir, "version", version)
-	fmt.Fprintf(env.stdout, "Moments is running at http://%s (API docs at /docs)\n", ln.Addr())
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(onewrite.Listener{Listener: ln}) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-
-	log.Info("shutting down; finishing requests in flight")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		log.Warn("requests still running at shutdown were cut off", "error", err)
-		srv.Close()
-	}
-	<-served
-	log.Info("stopped")
-	return nil
 }
 
 func printVersion(_ context.Context, env *environment, args []string) error {

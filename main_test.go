@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"moments/app"
 )
 
 type syncBuffer struct {
@@ -458,5 +461,71 @@ func TestServeHelpDescribesEveryFlag(t *testing.T) {
 	}
 	if flags < 15 {
 		t.Errorf("only %d flags found in:\n%s", flags, out.String())
+	}
+}
+
+// TestDataIsPrivate: everything in the data directory is the owner's alone
+// (the database holds password hashes, the secret signs tokens, the photos
+// are private), and a directory that others can read is pointed out at
+// start with one warning line.
+func TestDataIsPrivate(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	in := start(t, []string{"serve", "--addr", "127.0.0.1:0", "--data", data}, nil)
+	c := newClient(t, in.url, "alice", "alice-password")
+	photo := strings.TrimPrefix(c.upload(1), "/media/")
+	c.post("a post", "/media/"+photo)
+	for name, want := range map[string]os.FileMode{
+		".": 0o700, "moments.db": 0o600, "moments.db-wal": 0o600, "moments.db-shm": 0o600, "jwt-secret": 0o600,
+		"media": 0o700, filepath.Join("media", photo): 0o600,
+	} {
+		fi, err := os.Stat(filepath.Join(data, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s has mode %s, want %s", name, got, want)
+		}
+	}
+	if strings.Contains(in.stderr.String(), "can read") {
+		t.Errorf("a private directory was warned about:\n%s", in.stderr)
+	}
+	in.stop(t)
+
+	if err := os.Chmod(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(data, "jwt-secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in = start(t, []string{"serve", "--addr", "127.0.0.1:0", "--data", data}, nil)
+	in.stop(t)
+	var warnings []string
+	for _, line := range strings.Split(in.stderr.String(), "\n") {
+		if strings.Contains(line, "can read this instance's data") {
+			warnings = append(warnings, line)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "jwt-secret (-rw-r--r--)") || !strings.Contains(warnings[0], "drwxr-xr-x") {
+		t.Errorf("warnings about a readable directory and secret: %q", warnings)
+	}
+}
+
+// TestHTTPServerTimeouts: the server's own deadlines leave every request
+// the time its own limits give it.
+func TestHTTPServerTimeouts(t *testing.T) {
+	t.Parallel()
+	cfg := app.DefaultConfig()
+	srv := newHTTPServer(context.Background(), cfg, http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	if srv.ReadHeaderTimeout != 5*time.Second || srv.IdleTimeout != time.Minute || srv.MaxHeaderBytes != 128<<10 {
+		t.Errorf("header %s, idle %s, header bytes %d", srv.ReadHeaderTimeout, srv.IdleTimeout, srv.MaxHeaderBytes)
+	}
+	if srv.WriteTimeout <= cfg.AITimeout {
+		t.Errorf("write timeout %s does not outlast the assistant's %s", srv.WriteTimeout, cfg.AITimeout)
+	}
+	cfg.AITimeout = 5 * time.Minute
+	if srv := newHTTPServer(context.Background(), cfg, http.NotFoundHandler(), slog.New(slog.DiscardHandler)); srv.WriteTimeout <= cfg.AITimeout {
+		t.Errorf("write timeout %s does not outlast a 5 min assistant timeout", srv.WriteTimeout)
 	}
 }

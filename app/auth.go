@@ -35,8 +35,8 @@ const (
 // same pattern in its schema.
 var usernamePattern = store.UsernamePattern
 
-// secretFile holds the generated token-signing secret in the data directory.
-const secretFile = "jwt-secret"
+// SecretFile holds the generated token-signing secret in the data directory.
+const SecretFile = "jwt-secret"
 
 // tokenLeeway forgives small clock differences in exp and iat.
 const tokenLeeway = 30 * time.Second
@@ -228,7 +228,7 @@ func loadSecret(cfg Config) ([]byte, error) {
 		}
 		return []byte(cfg.JWTSecret), nil
 	}
-	path := filepath.Join(cfg.DataDir, secretFile)
+	path := filepath.Join(cfg.DataDir, SecretFile)
 	secret, err := os.ReadFile(path)
 	if err == nil {
 		if len(secret) < 32 {

@@ -19,7 +19,7 @@ func TestGeneratedSecretIsKeptPrivately(t *testing.T) {
 	if len(first) != 32 {
 		t.Fatalf("secret is %d bytes", len(first))
 	}
-	fi, err := os.Stat(filepath.Join(cfg.DataDir, secretFile))
+	fi, err := os.Stat(filepath.Join(cfg.DataDir, SecretFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestGeneratedSecretIsKeptPrivately(t *testing.T) {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
 
-	os.WriteFile(filepath.Join(cfg.DataDir, secretFile), []byte("short"), 0o600)
+	os.WriteFile(filepath.Join(cfg.DataDir, SecretFile), []byte("short"), 0o600)
 	if _, err := loadSecret(cfg); err == nil || !strings.Contains(err.Error(), "damaged") {
 		t.Errorf("a damaged secret was accepted: %v", err)
 	}
@@ -50,7 +50,7 @@ func TestConfiguredSecret(t *testing.T) {
 	if err != nil || string(got) != cfg.JWTSecret {
 		t.Fatalf("loadSecret = %q, %v", got, err)
 	}
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, secretFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, SecretFile)); !os.IsNotExist(err) {
 		t.Error("a configured secret was written to disk")
 	}
 	cfg.JWTSecret = "too-short"
