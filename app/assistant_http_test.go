@@ -1051,3 +1051,41 @@ func TestAssistantClientGoneReleasesUpstream(t *testing.T) {
 		})
 	}
 }
+
+// TestAssistantOutlivesFiveSeconds: a model server that takes 8 s to answer
+// is answered, plain and streamed. A read deadline once left on the
+// connection by reading the body cancelled every request still working
+// after 5 s (499), although MOMENTS_AI_TIMEOUT is 60 s.
+func TestAssistantOutlivesFiveSeconds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		path  string
+		reply openaitest.Reply
+	}{
+		{assistPath, openaitest.Reply{Text: "Worth the wait.", Delay: 8 * time.Second}},
+		{assistStreamPath, openaitest.Reply{Text: "worth the long wait", Delay: 2 * time.Second, ChunkDelay: 2 * time.Second}},
+	} {
+		t.Run(strings.TrimPrefix(tc.path, "/"), func(t *testing.T) {
+			t.Parallel()
+			e, fake := newAssistEnv(t)
+			fake.SetReply(tc.reply)
+			alice := e.signUp("alice")
+			start := time.Now()
+			res := e.do("POST", tc.path, alice.Token, assistBody("take your time", ""))
+			took := time.Since(start)
+			res.wantStatus(t, http.StatusOK)
+			if took < 7*time.Second {
+				t.Fatalf("the answer came after %s: the fake did not make it wait", took)
+			}
+			if tc.path == assistStreamPath {
+				events := parseSSE(t, bytes.NewReader(res.body))
+				if got := strings.Join(deltaTexts(t, events, true), ""); got != tc.reply.Text {
+					t.Errorf("streamed %q after %s", got, took)
+				}
+			} else if !strings.Contains(res.text(), tc.reply.Text) {
+				t.Errorf("answer %s after %s", res.body, took)
+			}
+			t.Logf("answered after %s", took)
+		})
+	}
+}
