@@ -112,6 +112,12 @@ func (r *Resolver) Key(req *http.Request) string {
 	}
 }
 
+// Trusts reports whether a is the address of a trusted proxy. Connection
+// limits use it to exempt the proxies, through which every client arrives.
+func (r *Resolver) Trusts(a netip.Addr) bool {
+	return r.trusts(a.Unmap().WithZone(""))
+}
+
 func (r *Resolver) trusts(a netip.Addr) bool {
 	for _, p := range r.trusted {
 		if p.Contains(a) {

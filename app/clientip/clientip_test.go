@@ -351,6 +351,29 @@ func TestNewRefusesAnUnknownHeader(t *testing.T) {
 	clientip.New(nil, "X-Forwarded-Host")
 }
 
+func TestTrusts(t *testing.T) {
+	t.Parallel()
+	r := clientip.New(prefixes(t, "10.0.0.0/8", "::ffff:192.168.0.0/112", "fd00::/8"), "")
+	for addr, want := range map[string]bool{
+		"10.1.2.3":           true,
+		"::ffff:10.1.2.3":    true,
+		"192.168.7.7":        true,
+		"fd00::1":            true,
+		"fd00::1%eth0":       true,
+		"203.0.113.7":        false,
+		"::ffff:203.0.113.7": false,
+		"2001:db8::1":        false,
+	} {
+		if got := r.Trusts(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("Trusts(%s) = %v, want %v", addr, got, want)
+		}
+	}
+	var zero clientip.Resolver
+	if zero.Trusts(netip.MustParseAddr("10.1.2.3")) {
+		t.Error("the zero Resolver trusts 10.1.2.3")
+	}
+}
+
 func TestZeroResolverTrustsNoOne(t *testing.T) {
 	t.Parallel()
 	var r clientip.Resolver
