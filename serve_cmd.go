@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"moments/app"
+	"moments/app/clientip"
+	"moments/internal/connlimit"
 	"moments/internal/datalock"
 	"moments/internal/onewrite"
 	"moments/store"
@@ -78,12 +80,19 @@ func serve(ctx context.Context, env *environment, args []string) (err error) {
 		log.Warn("other users of this machine can read this instance's data", "paths", strings.Join(problems, ", "),
 			"fix", "chmod -R go-rwx "+cfg.DataDir)
 	}
+	// Connections are bounded in total and per client address, so that one
+	// client holding thousands of idle connections cannot take every file
+	// descriptor; the trusted proxies, whom all clients come through, are
+	// bound only in total.
+	proxies := clientip.New(cfg.TrustedProxies, cfg.ClientIPHeader)
+	conns := connlimit.New(connlimit.Config{Exempt: proxies.Trusts, Logger: log})
 	srv := newHTTPServer(ctx, cfg, handler, log)
+	srv.ConnState = conns.ConnState
 	log.Info("moments listening", "addr", "http://"+ln.Addr().String(), "data", cfg.DataDir, "version", version)
 	fmt.Fprintf(env.stdout, "Moments is running at http://%s (API docs at /docs)\n", ln.Addr())
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(onewrite.Listener{Listener: ln}) }()
+	go func() { served <- srv.Serve(onewrite.Listener{Listener: conns.Listener(ln)}) }()
 	select {
 	case err := <-served:
 		return err

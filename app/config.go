@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"moments/app/clientip"
 )
 
 // Config is every setting of `moments serve`. Each one is a flag and a
@@ -29,6 +31,7 @@ type Config struct {
 	PublicRead     bool
 	CORSOrigins    []string
 	TrustedProxies []netip.Prefix
+	ClientIPHeader string // canonical, as clientip.ParseHeader spells it
 	Synchronous    string // SQLite synchronous: NORMAL or FULL
 	MaxUpload      int64
 	LogFormat      string // "text" or "json"
@@ -42,16 +45,17 @@ type Config struct {
 // DefaultConfig is the configuration with nothing set.
 func DefaultConfig() Config {
 	return Config{
-		Addr:         "127.0.0.1:8080",
-		DataDir:      "./data",
-		Name:         "Moments",
-		PublicURL:    "http://localhost:8080",
-		TokenTTL:     24 * time.Hour,
-		Registration: "open",
-		Synchronous:  "NORMAL",
-		MaxUpload:    10 << 20,
-		LogFormat:    "text",
-		AITimeout:    60 * time.Second,
+		Addr:           "127.0.0.1:8080",
+		DataDir:        "./data",
+		Name:           "Moments",
+		PublicURL:      "http://localhost:8080",
+		TokenTTL:       24 * time.Hour,
+		Registration:   "open",
+		ClientIPHeader: "X-Forwarded-For",
+		Synchronous:    "NORMAL",
+		MaxUpload:      10 << 20,
+		LogFormat:      "text",
+		AITimeout:      60 * time.Second,
 	}
 }
 
@@ -126,9 +130,14 @@ func settings() []setting {
 			c.CORSOrigins = origins
 			return err
 		}},
-		{"trusted-proxies", "MOMENTS_TRUSTED_PROXIES", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", "", func(c *Config, v string) error {
+		{"trusted-proxies", "MOMENTS_TRUSTED_PROXIES", "comma-separated CIDRs of reverse proxies whose client address header (client-ip-header) is believed", "", func(c *Config, v string) error {
 			prefixes, err := parsePrefixes(v)
 			c.TrustedProxies = prefixes
+			return err
+		}},
+		{"client-ip-header", "MOMENTS_CLIENT_IP_HEADER", "the one header a trusted proxy puts the client's address in: X-Forwarded-For, X-Real-IP, Forwarded, CF-Connecting-IP, Fly-Client-IP, True-Client-IP or X-Client-IP", d.ClientIPHeader, func(c *Config, v string) error {
+			h, err := clientip.ParseHeader(v)
+			c.ClientIPHeader = h
 			return err
 		}},
 		{"synchronous", "MOMENTS_SYNCHRONOUS", "SQLite durability: NORMAL (a power cut may lose the last commits) or FULL (every commit survives it)", d.Synchronous, func(c *Config, v string) error {

@@ -31,16 +31,17 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.TokenTTL != 24*time.Hour ||
-		c.Registration != "open" || c.PublicRead || c.MaxUpload != 10<<20 {
+		c.Registration != "open" || c.PublicRead || c.MaxUpload != 10<<20 || c.ClientIPHeader != "X-Forwarded-For" {
 		t.Errorf("defaults = %+v", c)
 	}
 
 	env := map[string]string{
-		"MOMENTS_ADDR":            "127.0.0.1:9000",
-		"MOMENTS_PUBLIC_READ":     "true",
-		"MOMENTS_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1",
-		"MOMENTS_CORS_ORIGINS":    "https://App.example.com",
-		"MOMENTS_MAX_UPLOAD":      "2MiB",
+		"MOMENTS_ADDR":             "127.0.0.1:9000",
+		"MOMENTS_PUBLIC_READ":      "true",
+		"MOMENTS_TRUSTED_PROXIES":  "10.0.0.0/8, 192.168.1.1",
+		"MOMENTS_CORS_ORIGINS":     "https://App.example.com",
+		"MOMENTS_MAX_UPLOAD":       "2MiB",
+		"MOMENTS_CLIENT_IP_HEADER": "x-real-ip",
 	}
 	c, err = loadConfig(t, []string{"--addr", "127.0.0.1:9001"}, env)
 	if err != nil {
@@ -55,6 +56,9 @@ func TestConfigPrecedence(t *testing.T) {
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.1/32")}
 	if len(c.TrustedProxies) != 2 || c.TrustedProxies[0] != want[0] || c.TrustedProxies[1] != want[1] {
 		t.Errorf("trusted proxies = %v", c.TrustedProxies)
+	}
+	if c.ClientIPHeader != "X-Real-IP" {
+		t.Errorf("client IP header = %q, want the canonical X-Real-IP", c.ClientIPHeader)
 	}
 	if len(c.CORSOrigins) != 1 || c.CORSOrigins[0] != "https://app.example.com" {
 		t.Errorf("origins = %v", c.CORSOrigins)
@@ -98,6 +102,8 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{"public url scheme", nil, map[string]string{"MOMENTS_PUBLIC_URL": "ftp://moments.example.com"}, "MOMENTS_PUBLIC_URL"},
 		{"public url path", []string{"--public-url", "https://example.com/moments"}, nil, "no path"},
 		{"public url query", []string{"--public-url", "https://example.com/?x=1"}, nil, "--public-url"},
+		{"client ip header", nil, map[string]string{"MOMENTS_CLIENT_IP_HEADER": "X-Forwarded-Host"}, "MOMENTS_CLIENT_IP_HEADER"},
+		{"client ip header names the choices", []string{"--client-ip-header", "Remote-Addr"}, nil, "is not one of X-Forwarded-For, X-Real-IP"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadConfig(t, tc.args, tc.env)

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -111,6 +112,28 @@ func TestTrustedProxyClientsHaveTheirOwnBuckets(t *testing.T) {
 	// the right-most untrusted address is the client.
 	if code := try("10.9.9.9, 198.51.100.1"); code != http.StatusTooManyRequests {
 		t.Fatalf("prepended address opened a bucket: %d", code)
+	}
+}
+
+// Behind a proxy that sets X-Real-IP and passes X-Forwarded-For through,
+// a client that writes its own X-Forwarded-For still has one bucket.
+func TestClientWrittenForwardingHeaderOpensNoBucket(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withRealAuthLimit(nil), withConfig(func(c *app.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		c.ClientIPHeader = "X-Real-IP"
+	}))
+	try := func(claimed string) int {
+		return e.form("/auth/token", url.Values{"grant_type": {"password"}, "username": {"x"}, "password": {"y"}},
+			"X-Real-IP", "198.51.100.1", "X-Forwarded-For", claimed).StatusCode
+	}
+	for i := range 10 {
+		if code := try(fmt.Sprintf("203.0.113.%d", i)); code != http.StatusBadRequest {
+			t.Fatalf("attempt %d: %d", i+1, code)
+		}
+	}
+	if code := try("203.0.113.99"); code != http.StatusTooManyRequests {
+		t.Fatalf("a fresh X-Forwarded-For opened a bucket: %d", code)
 	}
 }
 

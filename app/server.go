@@ -97,7 +97,7 @@ func newServer(d Deps) (*server, http.Handler, error) {
 		limits = *d.Limits
 	}
 	s.limiters = newLimiters(limits, s.now)
-	s.clientIPs = clientip.New(d.Config.TrustedProxies)
+	s.clientIPs = clientip.New(d.Config.TrustedProxies, d.Config.ClientIPHeader)
 	s.media, err = media.Open(filepath.Join(d.Config.DataDir, MediaDir), media.Options{MaxBytes: d.Config.MaxUpload})
 	if err != nil {
 		return nil, nil, err

@@ -1,26 +1,63 @@
 // Package clientip owns the answer to "who is this client?" for rate
-// limiting: the address a request came from, believing forwarding headers
-// only when the connection comes from a trusted reverse proxy, and the key
-// that address is limited under.
+// limiting: the address a request came from, believing the one configured
+// forwarding header only when the connection comes from a trusted reverse
+// proxy, and the key that address is limited under.
 package clientip
 
 import (
+	"fmt"
 	"iter"
 	"net/http"
 	"net/netip"
 	"strings"
 )
 
+// headers are the forwarding headers a Resolver can read, in the spelling
+// ParseHeader returns; nothing writes to it. Forwarded is RFC 7239's; the
+// others carry addresses, one or a comma-separated list.
+var headers = []string{
+	"X-Forwarded-For",
+	"X-Real-IP",
+	"Forwarded",
+	"CF-Connecting-IP",
+	"Fly-Client-IP",
+	"True-Client-IP",
+	"X-Client-IP",
+}
+
+// ParseHeader returns the canonical spelling of the forwarding header name
+// names, ignoring case: X-Forwarded-For (also for ""), X-Real-IP,
+// Forwarded, CF-Connecting-IP, Fly-Client-IP, True-Client-IP or
+// X-Client-IP.
+func ParseHeader(name string) (string, error) {
+	if name == "" {
+		return headers[0], nil
+	}
+	for _, h := range headers {
+		if strings.EqualFold(name, h) {
+			return h, nil
+		}
+	}
+	return "", fmt.Errorf("%q is not one of %s", name, strings.Join(headers, ", "))
+}
+
 // Resolver finds a request's client address. The zero Resolver trusts no
 // proxy and always answers with the peer address.
 type Resolver struct {
 	trusted []netip.Prefix
+	header  string
 }
 
-// New returns a Resolver that believes forwarding headers from peers inside
-// trusted (MOMENTS_TRUSTED_PROXIES).
-func New(trusted []netip.Prefix) *Resolver {
-	r := &Resolver{trusted: make([]netip.Prefix, 0, len(trusted))}
+// New returns a Resolver that believes header (MOMENTS_CLIENT_IP_HEADER)
+// from peers inside trusted (MOMENTS_TRUSTED_PROXIES). It panics if
+// ParseHeader refuses header: configuration checks it first, so a bad name
+// here is a mistake in the program.
+func New(trusted []netip.Prefix, header string) *Resolver {
+	header, err := ParseHeader(header)
+	if err != nil {
+		panic("clientip.New: " + err.Error())
+	}
+	r := &Resolver{trusted: make([]netip.Prefix, 0, len(trusted)), header: header}
 	for _, p := range trusted {
 		p = p.Masked()
 		// Addresses are unmapped before they are checked, and an IPv4
@@ -37,26 +74,26 @@ func New(trusted []netip.Prefix) *Resolver {
 // ClientIP returns the client's address, or the zero Addr when the peer
 // address is unusable (a Unix socket, say).
 //
-// Only a trusted peer's forwarding headers are read, and the first of
-// X-Forwarded-For, Forwarded and X-Real-IP present is the only one read: a
-// proxy that sets one passes the others through from the client untouched.
-// Within it the right-most untrusted address wins, since everything left of
-// the hop our own proxies recorded was written by the client.
+// Only a trusted peer's forwarding header is read, and only the one
+// configured: a proxy that sets one header passes the others through from
+// the client untouched, so reading any other would let the client choose
+// its address. Within it the right-most untrusted address wins, since
+// everything left of the hop our own proxies recorded was written by the
+// client; a header a proxy sets to one address is simply that address.
+// Without the header, the peer is the client.
 func (r *Resolver) ClientIP(req *http.Request) netip.Addr {
 	peer, ok := parseNode(req.RemoteAddr)
 	if !ok || !r.trusts(peer) {
 		return peer
 	}
-	if xff := req.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-		return r.rightmostUntrusted(commaSeparated(xff), peer)
+	lines := req.Header.Values(r.header)
+	if len(lines) == 0 {
+		return peer
 	}
-	if fwd := req.Header.Values("Forwarded"); len(fwd) > 0 {
-		return r.rightmostUntrusted(forwardedFor(fwd), peer)
+	if r.header == "Forwarded" {
+		return r.rightmostUntrusted(forwardedFor(lines), peer)
 	}
-	if xri := req.Header.Values("X-Real-IP"); len(xri) > 0 {
-		return r.rightmostUntrusted(commaSeparated(xri), peer)
-	}
-	return peer
+	return r.rightmostUntrusted(commaSeparated(lines), peer)
 }
 
 // Key returns the rate-limiting key for req: the IPv4 address, or the /64
@@ -73,6 +110,12 @@ func (r *Resolver) Key(req *http.Request) string {
 	default:
 		return netip.PrefixFrom(a, 64).Masked().String()
 	}
+}
+
+// Trusts reports whether a is the address of a trusted proxy. Connection
+// limits use it to exempt the proxies, through which every client arrives.
+func (r *Resolver) Trusts(a netip.Addr) bool {
+	return r.trusts(a.Unmap().WithZone(""))
 }
 
 func (r *Resolver) trusts(a netip.Addr) bool {

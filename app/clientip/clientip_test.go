@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"moments/app/clientip"
@@ -40,6 +41,7 @@ func TestClientIP(t *testing.T) {
 	tests := []struct {
 		name    string
 		trusted []string
+		header  string // the configured header; "" is X-Forwarded-For
 		remote  string
 		headers []header
 		want    string // "" means no usable address
@@ -135,7 +137,7 @@ func TestClientIP(t *testing.T) {
 			headers: []header{{"X-Forwarded-For", "::ffff:198.51.100.1"}}, want: "198.51.100.1",
 		},
 		{
-			name: "X-Forwarded-For wins even when it yields nothing", trusted: proxies(), remote: "10.0.0.1:5555",
+			name: "X-Forwarded-For is the default and the only header read", trusted: proxies(), remote: "10.0.0.1:5555",
 			headers: []header{
 				{"X-Forwarded-For", "garbage"},
 				{"Forwarded", "for=198.51.100.1"},
@@ -144,25 +146,25 @@ func TestClientIP(t *testing.T) {
 			want: "10.0.0.1",
 		},
 
-		// RFC 7239 Forwarded, read when X-Forwarded-For is absent.
+		// RFC 7239 Forwarded.
 		{
-			name: "Forwarded with other parameters", trusted: proxies(), remote: "10.0.0.1:5555",
+			name: "Forwarded with other parameters", trusted: proxies(), header: "Forwarded", remote: "10.0.0.1:5555",
 			headers: []header{{"Forwarded", "for=198.51.100.1;proto=https;by=10.0.0.1"}}, want: "198.51.100.1",
 		},
 		{
-			name: "Forwarded quoted IPv6 with port", trusted: proxies(), remote: "10.0.0.1:5555",
+			name: "Forwarded quoted IPv6 with port", trusted: proxies(), header: "Forwarded", remote: "10.0.0.1:5555",
 			headers: []header{{"Forwarded", `for="[2001:db8:cafe::17]:4711"`}}, want: "2001:db8:cafe::17",
 		},
 		{
-			name: "Forwarded quoted IPv4 with obfuscated port", trusted: proxies(), remote: "10.0.0.1:5555",
+			name: "Forwarded quoted IPv4 with obfuscated port", trusted: proxies(), header: "Forwarded", remote: "10.0.0.1:5555",
 			headers: []header{{"Forwarded", `for="198.51.100.1:_p1"`}}, want: "198.51.100.1",
 		},
 		{
-			name: "Forwarded right-most untrusted element", trusted: proxies(), remote: "10.0.0.1:5555",
+			name: "Forwarded right-most untrusted element", trusted: proxies(), header: "Forwarded", remote: "10.0.0.1:5555",
 			headers: []header{{"Forwarded", "for=1.1.1.1, for=198.51.100.1, for=10.0.0.2"}}, want: "198.51.100.1",
 		},
 		{
-			name: "Forwarded over several lines", trusted: proxies(), remote: "10.0.0.1:5555",
+			name: "Forwarded over several lines", trusted: proxies(), header: "Forwarded", remote: "10.0.0.1:5555",
 			headers: []header{
 				{"Forwarded", "for=1.1.1.1"},
 				{"Forwarded", "for=198.51.100.1;proto=http"},
@@ -171,38 +173,80 @@ func TestClientIP(t *testing.T) {
 			want: "198.51.100.1",
 		},
 		{
-			name: "Forwarded obfuscated and unknown identifiers are ignored", trusted: proxies(), remote: "10.0.0.1:5555",
+			name: "Forwarded obfuscated and unknown identifiers are ignored", trusted: proxies(), header: "Forwarded", remote: "10.0.0.1:5555",
 			headers: []header{{"Forwarded", `for=198.51.100.1, For="_gazonk", for=unknown`}}, want: "198.51.100.1",
 		},
 		{
-			name: "Forwarded with only an obfuscated identifier: the peer", trusted: proxies(), remote: "10.0.0.1:5555",
+			name: "Forwarded with only an obfuscated identifier: the peer", trusted: proxies(), header: "Forwarded", remote: "10.0.0.1:5555",
 			headers: []header{{"Forwarded", "for=_hidden"}}, want: "10.0.0.1",
 		},
 		{
-			name: "Forwarded element without for", trusted: proxies(), remote: "10.0.0.1:5555",
+			name: "Forwarded element without for", trusted: proxies(), header: "Forwarded", remote: "10.0.0.1:5555",
 			headers: []header{{"Forwarded", "proto=https;by=10.0.0.1"}}, want: "10.0.0.1",
 		},
 		{
-			name: "Forwarded separators inside quotes", trusted: proxies(), remote: "10.0.0.1:5555",
+			name: "Forwarded separators inside quotes", trusted: proxies(), header: "Forwarded", remote: "10.0.0.1:5555",
 			headers: []header{{"Forwarded", `for=1.1.1.1, ext="a,for=2.2.2.2;\",b";for=198.51.100.1, for=10.0.0.2`}}, want: "198.51.100.1",
 		},
 		{
-			name: "Forwarded parameter names ignore case", trusted: proxies(), remote: "10.0.0.1:5555",
+			name: "Forwarded parameter names ignore case", trusted: proxies(), header: "Forwarded", remote: "10.0.0.1:5555",
 			headers: []header{{"Forwarded", "FOR=198.51.100.1"}}, want: "198.51.100.1",
 		},
 		{
-			name: "Forwarded wins over X-Real-IP", trusted: proxies(), remote: "10.0.0.1:5555",
-			headers: []header{{"Forwarded", "for=198.51.100.1"}, {"X-Real-IP", "198.51.100.2"}}, want: "198.51.100.1",
+			name: "Forwarded configured: a client's X-Forwarded-For is ignored", trusted: proxies(), header: "Forwarded", remote: "10.0.0.1:5555",
+			headers: []header{{"X-Forwarded-For", "198.51.100.66"}, {"Forwarded", "for=198.51.100.1"}}, want: "198.51.100.1",
 		},
 
-		// X-Real-IP, read when neither list header is present.
+		// Single-address headers.
 		{
-			name: "X-Real-IP", trusted: proxies(), remote: "10.0.0.1:5555",
+			name: "X-Real-IP", trusted: proxies(), header: "X-Real-IP", remote: "10.0.0.1:5555",
 			headers: []header{{"X-Real-IP", "198.51.100.1"}}, want: "198.51.100.1",
 		},
 		{
-			name: "X-Real-IP garbage: the peer", trusted: proxies(), remote: "10.0.0.1:5555",
+			name: "X-Real-IP garbage: the peer", trusted: proxies(), header: "X-Real-IP", remote: "10.0.0.1:5555",
 			headers: []header{{"X-Real-IP", "localhost"}}, want: "10.0.0.1",
+		},
+		{
+			// The attack: the proxy sets X-Real-IP and passes the client's
+			// own X-Forwarded-For through.
+			name: "X-Real-IP configured: a client's X-Forwarded-For is ignored", trusted: proxies(), header: "X-Real-IP", remote: "10.0.0.1:5555",
+			headers: []header{{"X-Forwarded-For", "198.51.100.66"}, {"X-Real-IP", "198.51.100.1"}}, want: "198.51.100.1",
+		},
+		{
+			name: "X-Real-IP configured but absent: the peer, not X-Forwarded-For", trusted: proxies(), header: "X-Real-IP", remote: "10.0.0.1:5555",
+			headers: []header{{"X-Forwarded-For", "198.51.100.66"}}, want: "10.0.0.1",
+		},
+		{
+			name: "X-Real-IP configured: an untrusted peer's is ignored", trusted: proxies(), header: "X-Real-IP", remote: "203.0.113.7:5555",
+			headers: []header{{"X-Real-IP", "198.51.100.1"}}, want: "203.0.113.7",
+		},
+		{
+			name: "configured name ignores case", trusted: proxies(), header: "x-real-ip", remote: "10.0.0.1:5555",
+			headers: []header{{"X-Real-IP", "198.51.100.1"}}, want: "198.51.100.1",
+		},
+		{
+			name: "CF-Connecting-IP", trusted: proxies(), header: "CF-Connecting-IP", remote: "10.0.0.1:5555",
+			headers: []header{{"X-Forwarded-For", "198.51.100.66"}, {"CF-Connecting-IP", "2001:db8::1"}}, want: "2001:db8::1",
+		},
+		{
+			name: "Fly-Client-IP", trusted: proxies(), header: "Fly-Client-IP", remote: "10.0.0.1:5555",
+			headers: []header{{"X-Forwarded-For", "198.51.100.66"}, {"Fly-Client-IP", "198.51.100.1"}}, want: "198.51.100.1",
+		},
+		{
+			name: "True-Client-IP", trusted: proxies(), header: "True-Client-IP", remote: "10.0.0.1:5555",
+			headers: []header{{"X-Real-IP", "198.51.100.66"}, {"True-Client-IP", "198.51.100.1"}}, want: "198.51.100.1",
+		},
+		{
+			name: "X-Client-IP", trusted: proxies(), header: "X-Client-IP", remote: "10.0.0.1:5555",
+			headers: []header{{"X-Forwarded-For", "198.51.100.66"}, {"X-Client-IP", "198.51.100.1"}}, want: "198.51.100.1",
+		},
+		{
+			name: "single-address header sent twice: the right-most untrusted", trusted: proxies(), header: "True-Client-IP", remote: "10.0.0.1:5555",
+			headers: []header{{"True-Client-IP", "198.51.100.66"}, {"True-Client-IP", "198.51.100.1"}}, want: "198.51.100.1",
+		},
+		{
+			name: "single-address header as a list: the right-most untrusted", trusted: proxies(), header: "X-Client-IP", remote: "10.0.0.1:5555",
+			headers: []header{{"X-Client-IP", "198.51.100.66, 198.51.100.1, 10.0.0.2"}}, want: "198.51.100.1",
 		},
 
 		// The peer address itself.
@@ -236,7 +280,7 @@ func TestClientIP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := clientip.New(prefixes(t, tt.trusted...)).ClientIP(request(t, tt.remote, tt.headers...))
+			got := clientip.New(prefixes(t, tt.trusted...), tt.header).ClientIP(request(t, tt.remote, tt.headers...))
 			if tt.want == "" {
 				if got.IsValid() {
 					t.Errorf("ClientIP = %v, want no address", got)
@@ -247,6 +291,86 @@ func TestClientIP(t *testing.T) {
 				t.Errorf("ClientIP = %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// Every header is read from a trusted peer and ignored from anyone else.
+func TestEveryHeader(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{
+		"X-Forwarded-For", "X-Real-IP", "Forwarded", "CF-Connecting-IP", "Fly-Client-IP", "True-Client-IP", "X-Client-IP",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			value := "198.51.100.1"
+			if name == "Forwarded" {
+				value = "for=" + value
+			}
+			r := clientip.New(prefixes(t, proxies()...), name)
+			if got, want := r.ClientIP(request(t, "10.0.0.1:5555", header{name, value})), netip.MustParseAddr("198.51.100.1"); got != want {
+				t.Errorf("trusted peer: ClientIP = %v, want %v", got, want)
+			}
+			if got, want := r.ClientIP(request(t, "203.0.113.7:5555", header{name, value})), netip.MustParseAddr("203.0.113.7"); got != want {
+				t.Errorf("untrusted peer: ClientIP = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestParseHeader(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"":                 "X-Forwarded-For",
+		"x-forwarded-for":  "X-Forwarded-For",
+		"X-REAL-IP":        "X-Real-IP",
+		"forwarded":        "Forwarded",
+		"cf-connecting-ip": "CF-Connecting-IP",
+		"Fly-Client-Ip":    "Fly-Client-IP",
+		"true-client-ip":   "True-Client-IP",
+		"X-Client-IP":      "X-Client-IP",
+	} {
+		if got, err := clientip.ParseHeader(in); err != nil || got != want {
+			t.Errorf("ParseHeader(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"X-Forwarded-Host", "Remote-Addr", " X-Real-IP", "X-Real-IP,Forwarded"} {
+		_, err := clientip.ParseHeader(bad)
+		if err == nil || !strings.Contains(err.Error(), "X-Forwarded-For, X-Real-IP") {
+			t.Errorf("ParseHeader(%q) = %v, want an error listing the headers", bad, err)
+		}
+	}
+}
+
+func TestNewRefusesAnUnknownHeader(t *testing.T) {
+	t.Parallel()
+	defer func() {
+		if recover() == nil {
+			t.Error("New accepted X-Forwarded-Host")
+		}
+	}()
+	clientip.New(nil, "X-Forwarded-Host")
+}
+
+func TestTrusts(t *testing.T) {
+	t.Parallel()
+	r := clientip.New(prefixes(t, "10.0.0.0/8", "::ffff:192.168.0.0/112", "fd00::/8"), "")
+	for addr, want := range map[string]bool{
+		"10.1.2.3":           true,
+		"::ffff:10.1.2.3":    true,
+		"192.168.7.7":        true,
+		"fd00::1":            true,
+		"fd00::1%eth0":       true,
+		"203.0.113.7":        false,
+		"::ffff:203.0.113.7": false,
+		"2001:db8::1":        false,
+	} {
+		if got := r.Trusts(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("Trusts(%s) = %v, want %v", addr, got, want)
+		}
+	}
+	var zero clientip.Resolver
+	if zero.Trusts(netip.MustParseAddr("10.1.2.3")) {
+		t.Error("the zero Resolver trusts 10.1.2.3")
 	}
 }
 
@@ -276,7 +400,7 @@ func TestKey(t *testing.T) {
 		},
 		{name: "no usable address", remote: "@", want: ""},
 	}
-	r := clientip.New(prefixes(t, proxies()...))
+	r := clientip.New(prefixes(t, proxies()...), "")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -289,7 +413,7 @@ func TestKey(t *testing.T) {
 
 func TestKeyGroupsIPv6By64(t *testing.T) {
 	t.Parallel()
-	r := clientip.New(nil)
+	r := clientip.New(nil, "")
 	key := func(remote string) string { return r.Key(request(t, remote)) }
 
 	a, b := key("[2001:db8:1:2::1]:1"), key("[2001:db8:1:2:ffff:ffff:ffff:ffff]:2")
