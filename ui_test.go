@@ -25,9 +25,11 @@ import (
 
 // TestUI drives Debian's Chromium through the web UI against the real
 // server: accounts, posting with photos, likes, comments, the permalink,
-// deleting, and a post that tries to inject markup. Any console error,
-// uncaught exception or CSP violation fails it. Screenshots at phone and
-// desktop widths go to the test's artifact directory (go test -artifacts).
+// deleting, a post that tries to inject markup, an ordinary member's view
+// and the admin page. Any console error, uncaught exception or CSP
+// violation fails it, and so does stray "false", "undefined", "null",
+// "NaN" or "[object" text in any view. Screenshots at phone and desktop
+// widths go to the test's artifact directory (go test -artifacts).
 func TestUI(t *testing.T) {
 	t.Parallel()
 	chrome := findChromium(t)
@@ -36,10 +38,12 @@ func TestUI(t *testing.T) {
 	b := newBrowser(t, chrome, in.url)
 	b.do(chromedp.EmulateViewport(1280, 900))
 	// Each step needs the one before it: stop at the first that fails.
+	// Every step ends with the page's text checked for stray values.
 	step := func(name string, f func(t *testing.T)) {
 		ok := t.Run(name, func(t *testing.T) {
 			b.t = t
 			f(t)
+			b.checkText()
 		})
 		b.t = t
 		if !ok {
@@ -72,6 +76,7 @@ func TestUI(t *testing.T) {
 		if got := b.evalString(`document.querySelector('#profile-form input[name=display_name]').value`); got != "Alice Liddell" {
 			t.Errorf("display name in settings = %q", got)
 		}
+		b.checkText()
 		b.screenshot("settings")
 		b.click(`#sign-out`)
 		b.waitVisible(`#signin-form input[name=username]`)
@@ -145,6 +150,7 @@ func TestUI(t *testing.T) {
 		})()`)
 		b.do(chromedp.KeyEvent(kb.ArrowRight))
 		b.waitJS("the second photo", `document.querySelector('dialog.viewer .count').textContent === "2 / 2"`)
+		b.checkText()
 		b.do(chromedp.KeyEvent(kb.Escape))
 		b.do(chromedp.WaitNotPresent(`dialog.viewer`))
 	})
@@ -161,6 +167,7 @@ func TestUI(t *testing.T) {
 		b.click(`.permalink a.author`)
 		b.waitJS("alice's profile", `document.querySelector('.profile h1')?.textContent === "Alice Liddell"`)
 		b.waitVisible(`.post-list ` + card)
+		b.waitVisible(`.profile a[href="#/settings"]`)
 	})
 
 	const attack = `<img src=x onerror="window.__xss=1">`
@@ -190,9 +197,80 @@ func TestUI(t *testing.T) {
 		}
 	})
 
+	// An ordinary member joins and walks every view.
+	step("a member joins", func(t *testing.T) {
+		b.click(`#nav a[href="#/settings"]`)
+		b.click(`#sign-out`)
+		b.waitVisible(`.auth a[href="#/register"]`)
+		b.click(`.auth a[href="#/register"]`)
+		b.waitJS("the register form", `document.querySelector('h1')?.textContent === "Create your account"`)
+		b.checkText()
+		b.do(
+			chromedp.SendKeys(`#register-form input[name=username]`, "bob"),
+			chromedp.SendKeys(`#register-form input[name=display_name]`, "Bob Tables"),
+			chromedp.SendKeys(`#register-form input[name=password]`, "bob's long password"),
+		)
+		b.click(`#register-form button[type=submit]`)
+		b.waitVisible(`#composer textarea[name=content]`)
+		b.waitVisible(`.posts > .post`)
+		b.absent(`#nav a[href="#/admin"]`, "the admin link for a member")
+		b.do(chromedp.SendKeys(`#compose-content`, "Bob's first moment"))
+		b.click(`#composer button[type=submit]`)
+		b.waitJS("bob's post in the feed", `document.querySelector('.posts > .post:first-child .content')?.textContent === "Bob's first moment"`)
+		b.screenshot("member-feed")
+	})
+
+	step("member: a post", func(t *testing.T) {
+		alices := `.posts > .post:has(a.author[href="#/u/alice"])`
+		b.click(alices + ` a.when`)
+		b.waitVisible(`.permalink .post .comment-form input[name=content]`)
+		b.absent(`.permalink .post button.delete`, "a delete button on another member's post")
+		b.do(chromedp.SendKeys(`.permalink .comment-form input[name=content]`, "Nice one"))
+		b.click(`.permalink .comment-form button[type=submit]`)
+		b.waitJS("bob's comment", `document.querySelector('.permalink .comment .text')?.textContent === "Nice one"`)
+	})
+
+	step("member: own profile", func(t *testing.T) {
+		b.click(`#nav a.me`)
+		b.waitJS("bob's profile", `document.querySelector('.profile h1')?.textContent === "Bob Tables"`)
+		b.waitVisible(`.profile a[href="#/settings"]`)
+		b.waitVisible(`.post-list .post`)
+	})
+
+	step("member: another member's profile", func(t *testing.T) {
+		b.hash("#/u/alice")
+		b.waitJS("alice's profile", `document.querySelector('.profile h1')?.textContent === "Alice Liddell" && document.querySelector('.profile .badge')?.textContent === "Admin"`)
+		b.waitVisible(`.post-list .post`)
+		b.absent(`.profile a[href="#/settings"]`, "an edit link on someone else's profile")
+		b.screenshot("member-profile")
+	})
+
+	step("member: settings", func(t *testing.T) {
+		b.click(`#nav a[href="#/settings"]`)
+		b.waitJS("bob's settings", `document.querySelector('#profile-form input[name=display_name]')?.value === "Bob Tables"`)
+	})
+
+	step("member: no admin page", func(t *testing.T) {
+		b.absent(`#nav a[href="#/admin"]`, "the admin link for a member")
+		b.hash("#/admin")
+		b.waitJS("the admin page refused", `document.querySelector('main .state.error')?.textContent === "Only admins can see this page."`)
+		b.absent(`.users .user`, "accounts listed to a member")
+		b.absent(`#nav a[href="#/admin"]`, "the admin link for a member")
+	})
+
 	step("admin", func(t *testing.T) {
+		b.click(`#nav a[href="#/settings"]`)
+		b.click(`#sign-out`)
+		b.waitVisible(`#signin-form input[name=username]`)
+		b.do(
+			chromedp.SendKeys(`#signin-form input[name=username]`, "alice"),
+			chromedp.SendKeys(`#signin-form input[name=password]`, "correct horse battery"),
+		)
+		b.click(`#signin-form button[type=submit]`)
+		b.waitVisible(`#nav a[href="#/admin"]`)
 		b.click(`#nav a[href="#/admin"]`)
 		b.waitJS("alice listed as an admin", `[...document.querySelectorAll('.users .user')].some(li => li.textContent.includes('@alice') && li.querySelector('.badge')?.textContent === 'Admin')`)
+		b.waitJS("bob listed", `[...document.querySelectorAll('.users .user')].some(li => li.textContent.includes('@bob'))`)
 		b.screenshot("admin")
 	})
 
@@ -334,6 +412,53 @@ func (b *browser) reload(sel string) {
 	b.t.Helper()
 	b.do(chromedp.Reload())
 	b.waitVisible(sel)
+}
+
+// hash moves the app to another of its routes, as a link would.
+func (b *browser) hash(h string) {
+	b.t.Helper()
+	b.evalString(`location.hash = ` + jsString(h))
+}
+
+// absent fails the test when sel matches a visible element; what says
+// what that element would be.
+func (b *browser) absent(sel, what string) {
+	b.t.Helper()
+	if got := b.evalString(`String([...document.querySelectorAll(` + jsString(sel) + `)].some(e => e.checkVisibility()))`); got != "false" {
+		b.t.Errorf("%s is shown (%s)", what, sel)
+	}
+}
+
+// checkText fails the test when the page shows a value that leaked into it
+// as text: false, undefined, null, NaN or [object …], in a text node, a
+// title, alt, aria-label or placeholder, or the document's title. The test
+// content never contains these words.
+func (b *browser) checkText() {
+	b.t.Helper()
+	stray, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`(() => {
+		const bad = /\b(false|undefined|null|NaN)\b|\[object/;
+		const found = [];
+		if (bad.test(document.title)) found.push('title: ' + document.title);
+		const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+		for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+			if (bad.test(n.data) && n.parentElement.checkVisibility()) found.push(n.parentElement.tagName + ': ' + n.data.trim());
+		}
+		for (const e of document.body.querySelectorAll('[title], [alt], [aria-label], [placeholder]')) {
+			if (!e.checkVisibility()) continue;
+			for (const a of ['title', 'alt', 'aria-label', 'placeholder']) {
+				const v = e.getAttribute(a);
+				if (v && bad.test(v)) found.push(e.tagName + ' ' + a + ': ' + v);
+			}
+		}
+		return found;
+	})()`))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if len(stray) > 0 {
+		hash := b.evalString(`location.hash`)
+		b.t.Errorf("stray text at %s: %q", hash, stray)
+	}
 }
 
 func (b *browser) click(sel string) {

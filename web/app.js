@@ -1,7 +1,7 @@
 // The app shell: hash routes, who is signed in, the header, and the view on
 // screen. Each view is a module whose default export renders into <main>.
 import * as api from './api.js';
-import { $, h, avatar, toast, report } from './ui.js';
+import { $, h, fill, avatar, toast, report } from './ui.js';
 import feed from './views/feed.js';
 import post from './views/post.js';
 import user from './views/user.js';
@@ -99,7 +99,7 @@ function header() {
     h('a', { href, 'aria-current': here === href ? 'page' : null }, ...extra, h('span', { class: 'label' }, label));
   const nav = $('#nav');
   if (me) {
-    nav.replaceChildren(
+    fill(nav,
       link('#/', 'Feed'),
       me.is_admin && link('#/admin', 'Admin'),
       link('#/settings', 'Settings'),
@@ -107,9 +107,9 @@ function header() {
         avatar(me, 'sm'), h('span', { class: 'sr-only' }, 'Your profile')),
     );
   } else if (api.signedIn()) {
-    nav.replaceChildren();
+    fill(nav);
   } else {
-    nav.replaceChildren(link('#/signin', 'Sign in'));
+    fill(nav, link('#/signin', 'Sign in'));
   }
 }
 
@@ -139,7 +139,7 @@ async function route() {
       } catch (err) {
         if (signal.aborted || err.handled) return;
         header();
-        main.replaceChildren(h('section', { class: 'state error' },
+        fill(main, h('section', { class: 'state error' },
           h('h1', { tabindex: -1 }, "Moments can't load right now"),
           h('p', {}, err.message),
           h('button', { type: 'button', onclick: route }, 'Try again')));
@@ -150,7 +150,7 @@ async function route() {
   }
 
   header();
-  main.replaceChildren();
+  fill(main);
   main.classList.toggle('narrow', Boolean(match && match[2] === 'guest'));
   const message = flash;
   flash = '';
@@ -170,7 +170,7 @@ async function route() {
 
 function notFound(root) {
   document.title = 'Not found · Moments';
-  root.append(h('section', { class: 'state' },
+  fill(root, h('section', { class: 'state' },
     h('h1', { tabindex: -1 }, 'There is nothing here'),
     h('p', {}, h('a', { href: '#/' }, 'Back to the feed'))));
 }

@@ -50,14 +50,24 @@ export function h(tag, attrs, ...children) {
       throw new TypeError(`attribute ${k} is not allowed`);
     }
   }
-  add(el, children);
+  append(el, ...children);
   return el;
 }
 
-function add(el, children) {
+// append adds children to el by h()'s rules: nodes, strings as text, nested
+// arrays, and null/false skipped. The DOM's own append and replaceChildren
+// would write `false` or `null` into the page as text, so views use these.
+export function append(el, ...children) {
   for (const c of children.flat(Infinity)) {
     if (c != null && c !== false) el.append(c instanceof Node ? c : String(c));
   }
+  return el;
+}
+
+// fill replaces el's children by the same rules.
+export function fill(el, ...children) {
+  el.replaceChildren();
+  return append(el, ...children);
 }
 
 export const $ = (sel, root = document) => root.querySelector(sel);

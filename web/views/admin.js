@@ -1,16 +1,16 @@
 // Administration: every account, with promote/demote and disable/enable.
 import * as api from '../api.js';
-import { h, avatar, displayName, confirmDialog, report, toast, heading } from '../ui.js';
+import { h, fill, append, avatar, displayName, confirmDialog, report, toast, heading } from '../ui.js';
 
 export default function admin(root, ctx) {
   document.title = 'Admin · Moments';
   const { me } = ctx;
   const list = h('ul', { class: 'users' });
   const status = h('div', { class: 'list-status', role: 'status' });
-  root.append(heading('Admin'), h('section', { class: 'card', 'aria-labelledby': 'admin-users' },
+  append(root, heading('Admin'), h('section', { class: 'card', 'aria-labelledby': 'admin-users' },
     h('h2', { id: 'admin-users' }, 'Accounts'), list, status));
   if (!me.is_admin) {
-    status.replaceChildren(h('p', { class: 'state error' }, 'Only admins can see this page.'));
+    fill(status, h('p', { class: 'state error' }, 'Only admins can see this page.'));
     return;
   }
 
@@ -22,7 +22,7 @@ export default function admin(root, ctx) {
 
   function paint(li, u) {
     const self = u.id === me.id;
-    li.replaceChildren(
+    fill(li,
       avatar(u),
       h('div', { class: 'who' },
         h('a', { class: 'author', href: `#/u/${u.username}` }, displayName(u)),
@@ -54,15 +54,15 @@ export default function admin(root, ctx) {
 
   let cursor = null;
   async function load() {
-    status.replaceChildren(h('p', { class: 'muted loading' }, 'Loading…'));
+    fill(status, h('p', { class: 'muted loading' }, 'Loading…'));
     try {
       const page = await api.get(api.page('/admin/users', cursor, 50), ctx.signal);
-      list.append(...page.items.map(row));
+      append(list, page.items.map(row));
       cursor = page.next_cursor;
-      status.replaceChildren(...(cursor ? [h('button', { type: 'button', class: 'secondary', onclick: load }, 'Show more accounts')] : []));
+      fill(status, cursor && h('button', { type: 'button', class: 'secondary', onclick: load }, 'Show more accounts'));
     } catch (err) {
       if (err.name === 'AbortError' || err.handled) return;
-      status.replaceChildren(h('div', { class: 'state error' }, h('p', {}, err.message),
+      fill(status, h('div', { class: 'state error' }, h('p', {}, err.message),
         h('button', { type: 'button', class: 'secondary', onclick: load }, 'Try again')));
     }
   }

@@ -3,7 +3,7 @@
 // assistant, whose suggestion streams into the text box.
 import * as api from '../api.js';
 import {
-  h, icon, avatar, field, formError, showErrors, clearErrors, busy, toast, safeURL,
+  h, fill, icon, avatar, field, formError, showErrors, clearErrors, busy, toast, safeURL,
 } from '../ui.js';
 
 const MAX_CHARS = 5000;
@@ -137,7 +137,7 @@ export function composer(ctx, onPosted) {
 
   function paintAll() {
     const focused = document.activeElement;
-    previews.replaceChildren(...photos.map((p) => p.el));
+    fill(previews, photos.map((p) => p.el));
     photos.forEach((p, i) => p.paint(i));
     if (focused && previews.contains(focused)) (focused.disabled ? previews.querySelector('button:not(:disabled)') : focused)?.focus();
     update();

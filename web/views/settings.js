@@ -1,7 +1,7 @@
 // Settings: profile (display name, bio, avatar), password, sign out.
 import * as api from '../api.js';
 import {
-  h, avatar, field, formError, showErrors, clearErrors, busy, toast, report, heading,
+  h, append, avatar, field, formError, showErrors, clearErrors, busy, toast, report, heading,
 } from '../ui.js';
 
 export default function settings(root, ctx) {
@@ -87,7 +87,7 @@ export default function settings(root, ctx) {
     });
   }
 
-  root.append(
+  append(root,
     heading('Settings'),
     h('section', { class: 'card', 'aria-labelledby': 'settings-profile' },
       h('h2', { id: 'settings-profile' }, 'Profile'), picRow, profile),
