@@ -24,10 +24,12 @@ import (
 )
 
 // TestUI drives Debian's Chromium through the web UI against the real
-// server: accounts, posting with photos, likes, comments, the permalink,
-// deleting, a post that tries to inject markup, an ordinary member's view
-// and the admin page. Any console error, uncaught exception or CSP
-// violation fails it, and so does stray "false", "undefined", "null",
+// server: setting up an empty instance, posting with photos, likes,
+// comments, the permalink, deleting, a post that tries to inject markup,
+// an ordinary member's view and the admin page; then a second instance
+// with other settings (closed registration, public posts, the assistant)
+// for what the UI offers there. Any console error, uncaught exception or
+// CSP violation fails it, and so does stray "false", "undefined", "null",
 // "NaN" or "[object" text in any view. Screenshots at phone and desktop
 // widths go to the test's artifact directory (go test -artifacts).
 func TestUI(t *testing.T) {
@@ -52,14 +54,23 @@ func TestUI(t *testing.T) {
 		}
 	}
 
-	step("sign in page", func(t *testing.T) {
+	step("first screen of an empty instance", func(t *testing.T) {
 		b.open("/")
-		b.waitVisible("#signin-form input[name=username]")
-		b.screenshot("signin")
+		b.waitVisible("#register-form input[name=username]")
+		if got := b.evalString(`location.hash + ' ' + document.querySelector('h1').textContent`); got != "#/register Create the admin account" {
+			t.Errorf("an empty instance opens on %q, want the admin account's form", got)
+		}
+		if got := b.evalString(`document.querySelector('.auth .lead')?.textContent || ''`); !strings.Contains(got, "runs the instance") {
+			t.Errorf("the setup page explains %q", got)
+		}
+		b.absent(`a[href="#/signin"]`, "a sign-in link before any account exists")
+		b.screenshot("setup")
+		// The sign-in page sends you back here.
+		b.hash("#/signin")
+		b.waitJS("sent from sign-in to setup", `location.hash === "#/register" && document.querySelector('h1')?.textContent === "Create the admin account"`)
 	})
 
-	step("create an account", func(t *testing.T) {
-		b.click(`a[href="#/register"]`)
+	step("create the admin account", func(t *testing.T) {
 		b.do(
 			chromedp.SendKeys(`#register-form input[name=username]`, "alice"),
 			chromedp.SendKeys(`#register-form input[name=display_name]`, "Alice Liddell"),
@@ -68,6 +79,11 @@ func TestUI(t *testing.T) {
 		b.click(`#register-form button[type=submit]`)
 		b.waitVisible(`#composer textarea[name=content]`)
 		b.waitVisible(`.post-list .state.empty`)
+		b.waitVisible(`#nav a[href="#/admin"]`)
+		// No assistant is configured on this instance: nothing offers it.
+		if got := b.evalString(`String(document.querySelector('#composer [aria-controls=ask-panel]').checkVisibility())`); got != "false" {
+			t.Error("the composer offers the assistant on an instance without one")
+		}
 	})
 
 	step("sign out and sign in", func(t *testing.T) {
@@ -80,6 +96,11 @@ func TestUI(t *testing.T) {
 		b.screenshot("settings")
 		b.click(`#sign-out`)
 		b.waitVisible(`#signin-form input[name=username]`)
+		// Registration is open, visitors may not read.
+		b.waitVisible(`.auth a[href="#/register"]`)
+		b.absent(`.auth button.link`, `"Look around without signing in" where visitors may not read`)
+		b.checkText()
+		b.screenshot("signin")
 		b.do(
 			chromedp.SendKeys(`#signin-form input[name=username]`, "alice"),
 			chromedp.SendKeys(`#signin-form input[name=password]`, "correct horse battery"),
@@ -277,6 +298,54 @@ func TestUI(t *testing.T) {
 	if got := b.evalString(`typeof window.__xss`); got != "undefined" {
 		t.Errorf("window.__xss is %s", got)
 	}
+
+	// A second instance: named, closed to registration after its first
+	// account, readable without an account, with an assistant and a small
+	// upload limit. The same tab visits it; its storage is its own origin's.
+	other := start(t, []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(),
+		"--name", "Seaside Club", "--registration", "closed", "--public-read", "true",
+		"--ai-base-url", "http://127.0.0.1:9/v1", "--ai-model", "test-model"}, nil)
+
+	step("set up a closed instance", func(t *testing.T) {
+		b.base = other.url
+		b.open("/")
+		b.waitJS("the admin account's form", `document.querySelector('h1')?.textContent === "Create the admin account"`)
+		b.do(
+			chromedp.SendKeys(`#register-form input[name=username]`, "carol"),
+			chromedp.SendKeys(`#register-form input[name=password]`, "carol's long password"),
+		)
+		b.click(`#register-form button[type=submit]`)
+		b.waitVisible(`#composer textarea[name=content]`)
+		if got := b.evalString(`document.title + ' / ' + document.querySelector('.brand').textContent`); got != "Seaside Club / Seaside Club" {
+			t.Errorf("title / brand = %q", got)
+		}
+		b.waitVisible(`#composer [aria-controls=ask-panel]`)
+		b.do(chromedp.SendKeys(`#compose-content`, "Dunes at dusk"))
+		b.click(`#composer button[type=submit]`)
+		b.waitJS("the post", `document.querySelector('.posts > .post:first-child .content')?.textContent === "Dunes at dusk"`)
+	})
+
+	step("signing in on a closed, public instance", func(t *testing.T) {
+		b.click(`#nav a[href="#/settings"]`)
+		b.click(`#sign-out`)
+		b.waitJS("the sign-in page named", `document.querySelector('h1')?.textContent === "Sign in to Seaside Club"`)
+		b.absent(`.auth a[href="#/register"]`, "a register link on a closed instance")
+		b.waitVisible(`.auth button.link`)
+		b.screenshot("signin-public")
+		b.click(`.auth button.link`)
+		b.waitJS("the feed, read without an account", `[...document.querySelectorAll('.posts .post .content')].some(c => c.textContent === "Dunes at dusk")`)
+		b.absent(`#composer`, "a composer for a visitor")
+		b.checkText()
+		b.click(`.posts > .post:first-child button.comments-toggle`)
+		b.waitVisible(`.posts > .post:first-child .comments [role=status]`)
+		b.waitJS("no comments yet", `document.querySelector('.posts > .post:first-child .comments [role=status]').textContent === "No comments yet."`)
+		b.absent(`.posts .comment-form`, "a comment form for a visitor")
+		b.screenshot("visitor-feed")
+		b.hash("#/register")
+		b.waitJS("registration closed", `document.querySelector('h1')?.textContent === "Registration is closed"`)
+		b.absent(`#register-form`, "a register form on a closed instance")
+	})
+
 	b.checkErrors()
 }
 

@@ -49,9 +49,10 @@ export class ApiError extends Error {
 }
 
 // request sends one request and returns the Response when it is a 2xx.
-export async function request(method, path, { json, form, body, signal, accept = 'application/json' } = {}) {
+// anonymous leaves the token out, for what any visitor may ask.
+export async function request(method, path, { json, form, body, signal, accept = 'application/json', anonymous = false } = {}) {
   const headers = { Accept: accept };
-  if (session) headers.Authorization = `Bearer ${session.token}`;
+  if (session && !anonymous) headers.Authorization = `Bearer ${session.token}`;
   if (json !== undefined) {
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(json);
@@ -104,6 +105,10 @@ export async function signIn(username, password) {
   session = { token: t.access_token, expires: Date.now() + (Number(t.expires_in) || 3600) * 1000 - 30_000 };
   localStorage.setItem(KEY, JSON.stringify(session));
 }
+
+// instance is what the server offers (GET /instance), asked without a
+// token so that a stale one cannot get in the way.
+export const instance = (signal) => call('GET', '/instance', { signal, anonymous: true });
 
 export function upload(file, signal) {
   const body = new FormData();

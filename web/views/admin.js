@@ -3,7 +3,7 @@ import * as api from '../api.js';
 import { h, fill, append, avatar, displayName, confirmDialog, report, toast, heading } from '../ui.js';
 
 export default function admin(root, ctx) {
-  document.title = 'Admin · Moments';
+  ctx.app.title('Admin');
   const { me } = ctx;
   const list = h('ul', { class: 'users' });
   const status = h('div', { class: 'list-status', role: 'status' });

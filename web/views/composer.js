@@ -8,10 +8,10 @@ import {
 
 const MAX_CHARS = 5000;
 const MAX_PHOTOS = 9;
-const NO_AI = 'moments.noai';
 const chars = (s) => Array.from(s.trim()).length;
 
 export function composer(ctx, onPosted) {
+  const { instance } = ctx;
   const photos = []; // { src, url, state: uploading | done | error, error, el, paint }
   let streaming = null;
   let undoText = null;
@@ -83,7 +83,7 @@ export function composer(ctx, onPosted) {
     onclick: () => reveal(askPanel, askToggle, prompt),
   }, icon('spark'), h('span', { class: 'label' }, 'Ask the assistant'));
   const aiNote = h('p', { class: 'hint', role: 'status' });
-  askToggle.hidden = sessionStorage.getItem(NO_AI) === '1';
+  askToggle.hidden = !instance.assistant;
 
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Post');
   const form = h('form', { id: 'composer', class: 'card composer', method: 'post', 'aria-label': 'New post', onsubmit },
@@ -252,8 +252,8 @@ export function composer(ctx, onPosted) {
     } catch (err) {
       if (err.name === 'AbortError') askNote.textContent = got ? 'Stopped.' : '';
       else if (err.status === 503) {
-        // Not configured on this server: say so once, then stop offering it.
-        sessionStorage.setItem(NO_AI, '1');
+        // Turned off since the page loaded: say so, then stop offering it.
+        instance.assistant = false;
         askPanel.hidden = askToggle.hidden = true;
         askNote.textContent = '';
         aiNote.textContent = "The assistant isn't set up on this server; its operator can turn it on.";

@@ -8,7 +8,7 @@ import { postList } from './list.js';
 const CHECK_EVERY = 30_000;
 
 export default function feed(root, ctx) {
-  document.title = 'Moments';
+  ctx.app.title();
   const list = postList(ctx, (cursor, signal) => api.get(api.page('/posts', cursor), signal),
     ctx.me ? 'No moments yet. Share the first one!' : 'No moments yet.');
 
@@ -43,7 +43,7 @@ export default function feed(root, ctx) {
   });
 
   append(root,
-    heading('Moments', 'sr-only'),
+    heading(ctx.instance.name, 'sr-only'),
     ctx.me && composer(ctx, (p) => list.prepend(p)),
     fresh,
     list.el,

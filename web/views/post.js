@@ -5,7 +5,7 @@ import { postCard } from './card.js';
 
 export default function post(root, ctx) {
   const [id] = ctx.params;
-  document.title = 'Post · Moments';
+  ctx.app.title('Post');
   const title = heading('Post', 'sr-only');
   const body = h('div', { class: 'permalink', 'aria-busy': 'true' }, h('p', { class: 'muted loading' }, 'Loading…'));
   append(root, h('p', { class: 'back' }, h('a', { href: '#/' }, '← Feed')), title, body);
@@ -13,7 +13,7 @@ export default function post(root, ctx) {
   api.get(`/posts/${id}`, ctx.signal).then((p) => {
     const who = p.author.display_name || p.author.username;
     title.textContent = `Post by ${who}`;
-    document.title = `${who}: ${Array.from(p.content).slice(0, 40).join('')} · Moments`;
+    ctx.app.title(`${who}: ${Array.from(p.content).slice(0, 40).join('')}`);
     fill(body, postCard(p, ctx, { open: true, onRemoved: () => ctx.app.go('#/') }));
   }, (err) => {
     if (err.name === 'AbortError' || err.handled) return;

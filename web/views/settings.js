@@ -5,8 +5,8 @@ import {
 } from '../ui.js';
 
 export default function settings(root, ctx) {
-  document.title = 'Settings · Moments';
   const { me, app } = ctx;
+  app.title('Settings');
 
   // Profile.
   const name = h('input', { id: 'settings-display', name: 'display_name', maxlength: 64, autocomplete: 'name', value: me.display_name || '' });

@@ -5,7 +5,7 @@ import { postList } from './list.js';
 
 export default function user(root, ctx) {
   const [username] = ctx.params;
-  document.title = `@${username} · Moments`;
+  ctx.app.title(`@${username}`);
   const title = heading(`@${username}`);
   let pic = avatar({ username }, 'lg');
   const details = h('div', { class: 'details' });
@@ -15,7 +15,7 @@ export default function user(root, ctx) {
 
   api.get(`/users/${username}`, ctx.signal).then((u) => {
     const name = displayName(u);
-    document.title = `${name} (@${u.username}) · Moments`;
+    ctx.app.title(`${name} (@${u.username})`);
     title.textContent = name;
     const joined = new Date(u.created_at).toLocaleDateString(undefined, { month: 'long', year: 'numeric' });
     const next = avatar(u, 'lg');
