@@ -26,12 +26,13 @@ import (
 // TestUI drives Debian's Chromium through the web UI against the real
 // server: setting up an empty instance, posting with photos, likes,
 // comments, the permalink, deleting, a post that tries to inject markup,
-// an ordinary member's view and the admin page; then a second instance
-// with other settings (closed registration, public posts, the assistant)
-// for what the UI offers there. Any console error, uncaught exception or
-// CSP violation fails it, and so does stray "false", "undefined", "null",
-// "NaN" or "[object" text in any view. Screenshots at phone and desktop
-// widths go to the test's artifact directory (go test -artifacts).
+// an ordinary member's view, the admin page and colour contrast; then a
+// second instance with other settings (closed registration, public
+// posts, the assistant) for what the UI offers there. Any console error,
+// uncaught exception or CSP violation fails it, and so does stray
+// "false", "undefined", "null", "NaN" or "[object" text in any view.
+// Screenshots at phone and desktop widths go to the test's artifact
+// directory (go test -artifacts).
 func TestUI(t *testing.T) {
 	t.Parallel()
 	chrome := findChromium(t)
@@ -295,6 +296,44 @@ func TestUI(t *testing.T) {
 		b.screenshot("admin")
 	})
 
+	step("contrast, light and dark", func(t *testing.T) {
+		for _, scheme := range []string{"light", "dark"} {
+			b.colorScheme(scheme)
+			// A danger button and an error toast, on the admin page.
+			b.waitVisible(`.users button.danger`)
+			danger := b.contrast(`textVsBackground(document.querySelector('.users button.danger'))`)
+			toast := b.contrast(`import('/ui.js').then(m => {
+				m.toast("Couldn't save that", 'error');
+				const t = document.querySelector('#toasts .toast.error:last-child');
+				const r = textVsBackground(t);
+				t.remove();
+				return r;
+			})`)
+			t.Logf("%s: danger %.2f toast %.2f", scheme, danger, toast)
+			if danger < 4.5 || toast < 4.5 {
+				t.Errorf("%s: danger button text %.2f:1, error toast text %.2f:1; both need 4.5:1", scheme, danger, toast)
+			}
+			if scheme == "dark" {
+				b.screenshot("admin-dark")
+			}
+			// Input borders, on settings: against the input's own fill and
+			// the card behind it.
+			b.click(`#nav a[href="#/settings"]`)
+			b.waitVisible(`#password-form input[name=current_password]`)
+			border := b.contrast(`Math.min(...[...document.querySelectorAll('main input, main textarea')]
+				.filter(i => i.checkVisibility() && parseFloat(getComputedStyle(i).borderTopWidth) > 0)
+				.map(borderVsBackground))`)
+			if border < 3 {
+				t.Errorf("%s: input border %.2f:1 against its background; it needs 3:1", scheme, border)
+			}
+			if scheme == "dark" {
+				b.screenshot("settings-dark")
+			}
+			b.click(`#nav a[href="#/admin"]`)
+		}
+		b.colorScheme("")
+	})
+
 	if got := b.evalString(`typeof window.__xss`); got != "undefined" {
 		t.Errorf("window.__xss is %s", got)
 	}
@@ -528,6 +567,66 @@ func (b *browser) checkText() {
 		hash := b.evalString(`location.hash`)
 		b.t.Errorf("stray text at %s: %q", hash, stray)
 	}
+}
+
+// contrastJS computes WCAG 2 contrast ratios from computed styles. A colour
+// with alpha is laid over what is behind it, up to the first opaque
+// background.
+const contrastJS = `
+const parseColour = (c) => {
+	let m = c.match(/^rgba?\(([^)]*)\)$/);
+	let scale = 1;
+	if (!m) {
+		m = c.match(/^color\(srgb ([^)]*)\)$/);
+		scale = 255;
+	}
+	if (!m) throw new Error('cannot read the colour ' + c);
+	const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+	return [p[0] * scale, p[1] * scale, p[2] * scale, p.length > 3 ? p[3] : 1];
+};
+const over = (top, under) => [0, 1, 2].map(i => top[i] * top[3] + under[i] * (1 - top[3])).concat(1);
+const backgroundOf = (el) => {
+	const layers = [];
+	for (let e = el; e; e = e.parentElement) {
+		const c = parseColour(getComputedStyle(e).backgroundColor);
+		if (c[3] > 0) layers.push(c);
+		if (c[3] >= 1) break;
+	}
+	return layers.reverse().reduce((under, top) => over(top, under), [255, 255, 255, 1]);
+};
+const luminance = (c) => {
+	const [r, g, b] = c.slice(0, 3).map(v => {
+		v /= 255;
+		return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+	});
+	return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const ratio = (a, b) => {
+	const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+	return (hi + 0.05) / (lo + 0.05);
+};
+const textVsBackground = (el) => {
+	const bg = backgroundOf(el);
+	return ratio(over(parseColour(getComputedStyle(el).color), bg), bg);
+};
+// An input's border sits between its own fill and what is behind it; it
+// must stand out from both.
+const borderVsBackground = (el) => {
+	const border = parseColour(getComputedStyle(el).borderTopColor);
+	const own = backgroundOf(el), behind = backgroundOf(el.parentElement);
+	return Math.min(ratio(over(border, own), own), ratio(over(border, behind), behind));
+};
+`
+
+// contrast evaluates expr, which may use contrastJS's functions and may
+// return a promise, to a contrast ratio.
+func (b *browser) contrast(expr string) float64 {
+	b.t.Helper()
+	r, err := chromedp.Run(b.ctx, chromedp.Evaluate[float64](`(async () => {`+contrastJS+` return await (`+expr+`); })()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("%s: %v", expr, err)
+	}
+	return r
 }
 
 func (b *browser) click(sel string) {
