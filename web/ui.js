@@ -121,6 +121,19 @@ export function avatar(a, size = 'md') {
   return h('span', { class: `avatar ${size} initials hue-${hue(a.username)}`, 'aria-hidden': 'true' }, initials(a));
 }
 
+// bytes says a size the way people read it: 64 KB, 1.5 MB, 10 MB.
+export function bytes(n) {
+  if (n < 1024) return `${n} bytes`;
+  const [v, unit] = n < 1024 ** 2 ? [n / 1024, 'KB'] : n < 1024 ** 3 ? [n / 1024 ** 2, 'MB'] : [n / 1024 ** 3, 'GB'];
+  return `${v < 10 && !Number.isInteger(v) ? v.toFixed(1).replace(/\.0$/, '') : Math.round(v)} ${unit}`;
+}
+
+// uploading is an upload's progress as a tile or status line shows it.
+export function uploading(sent, total) {
+  if (!(total > 0)) return 'Uploading…';
+  return `Uploading… ${Math.min(100, Math.floor((100 * sent) / total))}%`;
+}
+
 const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 
 // ago says how long ago date was, in words.

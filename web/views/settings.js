@@ -1,11 +1,11 @@
 // Settings: profile (display name, bio, avatar), password, sign out.
 import * as api from '../api.js';
 import {
-  h, append, avatar, field, formError, showErrors, clearErrors, busy, toast, report, heading,
+  h, append, avatar, field, formError, showErrors, clearErrors, busy, toast, report, heading, bytes, uploading,
 } from '../ui.js';
 
 export default function settings(root, ctx) {
-  const { me, app } = ctx;
+  const { me, app, instance } = ctx;
   app.title('Settings');
 
   // Profile.
@@ -42,10 +42,18 @@ export default function settings(root, ctx) {
   const picRow = h('div', { class: 'avatar-edit' }, pic, h('div', {}, h('div', { class: 'row' }, file, choose, clear), picStatus));
 
   async function setAvatar(f) {
-    picStatus.textContent = f ? 'Uploading…' : 'Removing…';
+    if (f && instance.max_upload_bytes && f.size > instance.max_upload_bytes) {
+      picStatus.textContent = `That photo is ${bytes(f.size)}, larger than ${bytes(instance.max_upload_bytes)}, the limit here.`;
+      file.value = '';
+      return;
+    }
+    picStatus.textContent = f ? uploading(0, 0) : 'Removing…';
     file.disabled = true;
     try {
-      const url = f ? (await api.upload(f, ctx.signal)).url : '';
+      const url = f ? (await api.upload(f, {
+        signal: ctx.signal,
+        onProgress: (sent, total) => { picStatus.textContent = uploading(sent, total); },
+      })).url : '';
       const u = await api.patch('/users/me', { avatar_url: url });
       app.setMe(u);
       const next = avatar(u, 'lg');
