@@ -295,6 +295,17 @@ func TestUI(t *testing.T) {
 		b.click(`#nav a[href="#/admin"]`)
 		b.waitJS("alice listed as an admin", `[...document.querySelectorAll('.users .user')].some(li => li.textContent.includes('@alice') && li.querySelector('.badge')?.textContent === 'Admin')`)
 		b.waitJS("bob listed", `[...document.querySelectorAll('.users .user')].some(li => li.textContent.includes('@bob'))`)
+		// The server refuses to let an admin demote or disable themselves
+		// (409); the page does not offer it.
+		buttons := func(user string) string {
+			return b.evalString(`[...[...document.querySelectorAll('.users .user')].find(li => li.querySelector('.handle').textContent.includes('@` + user + `')).querySelectorAll('button')].map(b => b.textContent).join(',')`)
+		}
+		if got := buttons("alice"); got != "" {
+			t.Errorf("alice's own row offers %q", got)
+		}
+		if got := buttons("bob"); got != "Make admin,Disable" {
+			t.Errorf("bob's row offers %q, want Make admin and Disable", got)
+		}
 		b.screenshot("admin")
 	})
 

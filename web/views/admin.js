@@ -1,4 +1,5 @@
-// Administration: every account, with promote/demote and disable/enable.
+// Administration: every account, with promote/demote and disable/enable
+// for everyone but oneself.
 import * as api from '../api.js';
 import { h, fill, append, avatar, displayName, confirmDialog, report, toast, heading } from '../ui.js';
 
@@ -20,6 +21,8 @@ export default function admin(root, ctx) {
     return li;
   }
 
+  // An admin's own row offers neither demoting nor disabling: the server
+  // refuses both (409), as either could leave the instance without an admin.
   function paint(li, u) {
     const self = u.id === me.id;
     fill(li,
@@ -28,7 +31,7 @@ export default function admin(root, ctx) {
         h('a', { class: 'author', href: `#/u/${u.username}` }, displayName(u)),
         h('span', { class: 'handle' }, ` @${u.username}`, self && ' (you)'),
         h('p', {}, u.is_admin && h('span', { class: 'badge' }, 'Admin'), u.disabled && h('span', { class: 'badge warn' }, 'Disabled'))),
-      h('div', { class: 'row' },
+      !self && h('div', { class: 'row' },
         h('button', { type: 'button', class: 'secondary', onclick: (e) => update(li, u, { is_admin: !u.is_admin }, e.currentTarget) },
           u.is_admin ? 'Remove admin' : 'Make admin'),
         h('button', { type: 'button', class: u.disabled ? 'secondary' : 'danger', onclick: (e) => update(li, u, { disabled: !u.disabled }, e.currentTarget) },
@@ -38,14 +41,12 @@ export default function admin(root, ctx) {
   async function update(li, u, change, button) {
     const who = `@${u.username}`;
     if (change.disabled && !(await confirmDialog(`Disable ${who}? They are signed out at once and cannot sign in until enabled again.`, 'Disable'))) return;
-    if (change.is_admin === false && u.id === me.id && !(await confirmDialog('Remove your own admin rights? You will lose this page.', 'Remove'))) return;
     button.disabled = true;
     try {
       const next = await api.patch(`/admin/users/${u.id}`, change);
       paint(li, next);
       li.querySelector('button')?.focus();
       toast(`${who} updated.`);
-      if (next.id === me.id && !next.is_admin) ctx.app.setMe({ ...me, is_admin: false });
     } catch (err) {
       button.disabled = false;
       report(err, `Couldn't update ${who}`);
