@@ -28,13 +28,14 @@ import (
 // TestUI drives Debian's Chromium through the web UI against the real
 // server: setting up an empty instance, posting with photos, likes,
 // comments, the permalink, deleting, a post that tries to inject markup,
-// an ordinary member's view, the admin page and colour contrast; then a
-// second instance with other settings (closed registration, public
-// posts, the assistant, a small upload limit) for what the UI offers
-// there and how uploads fail. Any console error, uncaught exception or
-// CSP violation fails it, and so does stray "false", "undefined", "null",
-// "NaN" or "[object" text in any view. Screenshots at phone and desktop
-// widths go to the test's artifact directory (go test -artifacts).
+// an ordinary member's view, the admin page, colour contrast and the
+// profile form on a phone; then a second instance with other settings
+// (closed registration, public posts, the assistant, a small upload limit)
+// for what the UI offers there and how uploads fail. Any console error,
+// uncaught exception or CSP violation fails it, and so does stray
+// "false", "undefined", "null", "NaN" or "[object" text in any view.
+// Screenshots at phone and desktop widths go to the test's artifact
+// directory (go test -artifacts).
 func TestUI(t *testing.T) {
 	t.Parallel()
 	chrome := findChromium(t)
@@ -345,6 +346,28 @@ func TestUI(t *testing.T) {
 			b.click(`#nav a[href="#/admin"]`)
 		}
 		b.colorScheme("")
+	})
+
+	step("profile saved on a phone", func(t *testing.T) {
+		b.do(chromedp.EmulateViewport(390, 844))
+		b.click(`#nav a[href="#/settings"]`)
+		b.waitVisible(`#profile-form textarea[name=bio]`)
+		b.do(chromedp.SendKeys(`#profile-form textarea[name=bio]`, "Curious, mostly."))
+		b.click(`#profile-form button[type=submit]`)
+		b.waitJS("the confirmation", `document.querySelector('#profile-form [role=status]')?.textContent === "Profile saved."`)
+		covered := b.evalString(`(() => {
+			const boxes = [...document.querySelectorAll('#profile-form [role=status], #toasts > *')]
+				.filter(e => e.checkVisibility()).map(e => e.getBoundingClientRect());
+			const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+			return [...document.querySelectorAll('#password-form, #password-form *')]
+				.filter(e => e.checkVisibility() && boxes.some(r => hit(r, e.getBoundingClientRect())))
+				.map(e => e.tagName + (e.name ? '[name=' + e.name + ']' : '')).join(', ');
+		})()`)
+		if covered != "" {
+			t.Errorf("the save confirmation covers the password form: %s", covered)
+		}
+		b.screenshot("settings-saved")
+		b.do(chromedp.EmulateViewport(1280, 900))
 	})
 
 	if got := b.evalString(`typeof window.__xss`); got != "undefined" {

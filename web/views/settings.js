@@ -1,7 +1,7 @@
 // Settings: profile (display name, bio, avatar), password, sign out.
 import * as api from '../api.js';
 import {
-  h, append, avatar, field, formError, showErrors, clearErrors, busy, toast, report, heading, bytes, uploading,
+  h, append, avatar, field, formError, showErrors, clearErrors, busy, report, heading, bytes, uploading,
 } from '../ui.js';
 
 export default function settings(root, ctx) {
@@ -12,18 +12,22 @@ export default function settings(root, ctx) {
   const name = h('input', { id: 'settings-display', name: 'display_name', maxlength: 64, autocomplete: 'name', value: me.display_name || '' });
   const bio = h('textarea', { id: 'settings-bio', name: 'bio', rows: 3, maxlength: 500, value: me.bio || '' });
   const save = h('button', { type: 'submit', class: 'primary' }, 'Save profile');
-  const profile = h('form', { id: 'profile-form', method: 'post', class: 'stack', onsubmit: saveProfile },
+  // The confirmation sits beside the button it answers: a toast would
+  // cover the password form on a phone.
+  const saved = h('p', { class: 'saved', role: 'status', id: 'profile-saved' });
+  const profile = h('form', { id: 'profile-form', method: 'post', class: 'stack', onsubmit: saveProfile, oninput: () => { saved.textContent = ''; } },
     field('Display name', name, `Shown on your posts; empty shows @${me.username}`),
     field('About you', bio),
-    formError(), h('div', { class: 'row end' }, save));
+    formError(), h('div', { class: 'row end' }, saved, save));
 
   async function saveProfile(e) {
     e.preventDefault();
     clearErrors(profile);
+    saved.textContent = '';
     await busy(save, async () => {
       try {
         app.setMe(await api.patch('/users/me', { display_name: name.value.trim(), bio: bio.value.trim() }));
-        toast('Profile saved.');
+        saved.textContent = 'Profile saved.';
       } catch (err) {
         showErrors(profile, err);
       }
