@@ -49,9 +49,10 @@ export class ApiError extends Error {
 }
 
 // request sends one request and returns the Response when it is a 2xx.
-export async function request(method, path, { json, form, body, signal, accept = 'application/json' } = {}) {
+// anonymous leaves the token out, for what any visitor may ask.
+export async function request(method, path, { json, form, body, signal, accept = 'application/json', anonymous = false } = {}) {
   const headers = { Accept: accept };
-  if (session) headers.Authorization = `Bearer ${session.token}`;
+  if (session && !anonymous) headers.Authorization = `Bearer ${session.token}`;
   if (json !== undefined) {
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(json);
@@ -70,14 +71,20 @@ export async function request(method, path, { json, form, body, signal, accept =
   try {
     problem = await res.json();
   } catch { /* not JSON: keep the status */ }
-  const err = new ApiError(res.status, problem, Number(res.headers.get('Retry-After')) || 0);
-  if (res.status === 401 && !path.startsWith('/auth/')) {
+  throw refused(path, res.status, problem, Number(res.headers.get('Retry-After')) || 0);
+}
+
+// refused is the ApiError for a non-2xx answer; a 401 outside /auth/ also
+// ends the session and tells the app.
+function refused(path, status, problem, retryAfter) {
+  const err = new ApiError(status, problem, retryAfter);
+  if (status === 401 && !path.startsWith('/auth/')) {
     const had = session !== null;
     forget();
     err.handled = true;
     unauthorized(had);
   }
-  throw err;
+  return err;
 }
 
 export async function call(method, path, opts) {
@@ -105,10 +112,45 @@ export async function signIn(username, password) {
   localStorage.setItem(KEY, JSON.stringify(session));
 }
 
-export function upload(file, signal) {
+// instance is what the server offers (GET /instance), asked without a
+// token so that a stale one cannot get in the way.
+export const instance = (signal) => call('GET', '/instance', { signal, anonymous: true });
+
+// upload sends one photo and resolves with the server's answer. It uses
+// XMLHttpRequest because fetch cannot report upload progress:
+// onProgress(sent, total) is called as the bytes go. Failures are ApiErrors
+// as from request, 401 handling included; an abort rejects with AbortError.
+export function upload(file, { signal, onProgress } = {}) {
+  const path = '/media';
   const body = new FormData();
   body.append('file', file);
-  return call('POST', '/media', { body, signal });
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', path);
+    xhr.setRequestHeader('Accept', 'application/json');
+    if (session) xhr.setRequestHeader('Authorization', `Bearer ${session.token}`);
+    if (onProgress) {
+      xhr.upload.addEventListener('progress', (e) => onProgress(e.loaded, e.lengthComputable ? e.total : 0));
+    }
+    const stop = () => xhr.abort();
+    signal?.addEventListener('abort', stop, { once: true });
+    xhr.addEventListener('loadend', () => signal?.removeEventListener('abort', stop));
+    xhr.addEventListener('load', () => {
+      let answer = {};
+      try {
+        answer = JSON.parse(xhr.responseText);
+      } catch { /* not JSON: keep the status */ }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(answer);
+      else reject(refused(path, xhr.status, answer, Number(xhr.getResponseHeader('Retry-After')) || 0));
+    });
+    xhr.addEventListener('error', () => reject(new ApiError(0)));
+    xhr.addEventListener('abort', () => reject(signal?.reason ?? new DOMException('The upload was stopped.', 'AbortError')));
+    xhr.send(body);
+  });
 }
 
 // stream POSTs json and calls onEvent(name, data) for each server-sent

@@ -1,7 +1,7 @@
 // The app shell: hash routes, who is signed in, the header, and the view on
 // screen. Each view is a module whose default export renders into <main>.
 import * as api from './api.js';
-import { $, h, avatar, toast, report } from './ui.js';
+import { $, h, fill, avatar, toast, report } from './ui.js';
 import feed from './views/feed.js';
 import post from './views/post.js';
 import user from './views/user.js';
@@ -25,10 +25,17 @@ let controller = null; // aborted when the view goes
 let flash = ''; // a message for the next view
 let first = true;
 
+// What the server offers (GET /instance), asked once at start. Until it
+// answers, or if it cannot, the UI offers only what every instance has.
+const instance = {
+  name: 'Moments', registration: 'closed', public_posts: false, assistant: false,
+  max_upload_bytes: 0, max_upload_pixels: 0, setup_needed: false,
+};
+
 // Reading without an account works only where the server allows it; the
 // sign-in page offers it and a 401 ends it.
 const ANON = 'moments.anon';
-const anonymous = () => sessionStorage.getItem(ANON) === '1';
+const anonymous = () => instance.public_posts && sessionStorage.getItem(ANON) === '1';
 
 const NEXT = 'moments.next';
 
@@ -49,6 +56,11 @@ function toSignIn(message) {
 
 const app = {
   go,
+  instance,
+  // title names the page in the browser's tab: "Settings · Moments".
+  title(part) {
+    document.title = part ? `${part} · ${instance.name}` : instance.name;
+  },
   get me() {
     return me;
   },
@@ -99,7 +111,7 @@ function header() {
     h('a', { href, 'aria-current': here === href ? 'page' : null }, ...extra, h('span', { class: 'label' }, label));
   const nav = $('#nav');
   if (me) {
-    nav.replaceChildren(
+    fill(nav,
       link('#/', 'Feed'),
       me.is_admin && link('#/admin', 'Admin'),
       link('#/settings', 'Settings'),
@@ -107,9 +119,10 @@ function header() {
         avatar(me, 'sm'), h('span', { class: 'sr-only' }, 'Your profile')),
     );
   } else if (api.signedIn()) {
-    nav.replaceChildren();
+    fill(nav);
   } else {
-    nav.replaceChildren(link('#/signin', 'Sign in'));
+    // Before the first account exists there is no one to sign in as.
+    fill(nav, !instance.setup_needed && link('#/signin', 'Sign in'));
   }
 }
 
@@ -139,7 +152,7 @@ async function route() {
       } catch (err) {
         if (signal.aborted || err.handled) return;
         header();
-        main.replaceChildren(h('section', { class: 'state error' },
+        fill(main, h('section', { class: 'state error' },
           h('h1', { tabindex: -1 }, "Moments can't load right now"),
           h('p', {}, err.message),
           h('button', { type: 'button', onclick: route }, 'Try again')));
@@ -150,11 +163,11 @@ async function route() {
   }
 
   header();
-  main.replaceChildren();
+  fill(main);
   main.classList.toggle('narrow', Boolean(match && match[2] === 'guest'));
   const message = flash;
   flash = '';
-  const ctx = { app, me, signal, params: match ? path.match(match[0]).slice(1) : [], flash: message };
+  const ctx = { app, me, instance, signal, params: match ? path.match(match[0]).slice(1) : [], flash: message };
   try {
     if (match) match[1](main, ctx);
     else notFound(main);
@@ -169,8 +182,8 @@ async function route() {
 }
 
 function notFound(root) {
-  document.title = 'Not found · Moments';
-  root.append(h('section', { class: 'state' },
+  app.title('Not found');
+  fill(root, h('section', { class: 'state' },
     h('h1', { tabindex: -1 }, 'There is nothing here'),
     h('p', {}, h('a', { href: '#/' }, 'Back to the feed'))));
 }
@@ -178,4 +191,12 @@ function notFound(root) {
 $('.skip').addEventListener('click', () => $('h1', main)?.focus());
 window.addEventListener('hashchange', route);
 window.addEventListener('offline', () => toast('You are offline; changes will fail until the connection is back.', 'error'));
-route();
+
+async function start() {
+  try {
+    Object.assign(instance, await api.instance());
+  } catch { /* offer the defaults; the views say what fails */ }
+  $('.brand span').textContent = instance.name;
+  route();
+}
+start();

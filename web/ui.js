@@ -50,14 +50,24 @@ export function h(tag, attrs, ...children) {
       throw new TypeError(`attribute ${k} is not allowed`);
     }
   }
-  add(el, children);
+  append(el, ...children);
   return el;
 }
 
-function add(el, children) {
+// append adds children to el by h()'s rules: nodes, strings as text, nested
+// arrays, and null/false skipped. The DOM's own append and replaceChildren
+// would write `false` or `null` into the page as text, so views use these.
+export function append(el, ...children) {
   for (const c of children.flat(Infinity)) {
     if (c != null && c !== false) el.append(c instanceof Node ? c : String(c));
   }
+  return el;
+}
+
+// fill replaces el's children by the same rules.
+export function fill(el, ...children) {
+  el.replaceChildren();
+  return append(el, ...children);
 }
 
 export const $ = (sel, root = document) => root.querySelector(sel);
@@ -109,6 +119,19 @@ export function avatar(a, size = 'md') {
     });
   }
   return h('span', { class: `avatar ${size} initials hue-${hue(a.username)}`, 'aria-hidden': 'true' }, initials(a));
+}
+
+// bytes says a size the way people read it: 64 KB, 1.5 MB, 10 MB.
+export function bytes(n) {
+  if (n < 1024) return `${n} bytes`;
+  const [v, unit] = n < 1024 ** 2 ? [n / 1024, 'KB'] : n < 1024 ** 3 ? [n / 1024 ** 2, 'MB'] : [n / 1024 ** 3, 'GB'];
+  return `${v < 10 && !Number.isInteger(v) ? v.toFixed(1).replace(/\.0$/, '') : Math.round(v)} ${unit}`;
+}
+
+// uploading is an upload's progress as a tile or status line shows it.
+export function uploading(sent, total) {
+  if (!(total > 0)) return 'Uploading…';
+  return `Uploading… ${Math.min(100, Math.floor((100 * sent) / total))}%`;
 }
 
 const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });

@@ -1,16 +1,17 @@
-// Administration: every account, with promote/demote and disable/enable.
+// Administration: every account, with promote/demote and disable/enable
+// for everyone but oneself.
 import * as api from '../api.js';
-import { h, avatar, displayName, confirmDialog, report, toast, heading } from '../ui.js';
+import { h, fill, append, avatar, displayName, confirmDialog, report, toast, heading } from '../ui.js';
 
 export default function admin(root, ctx) {
-  document.title = 'Admin · Moments';
+  ctx.app.title('Admin');
   const { me } = ctx;
   const list = h('ul', { class: 'users' });
   const status = h('div', { class: 'list-status', role: 'status' });
-  root.append(heading('Admin'), h('section', { class: 'card', 'aria-labelledby': 'admin-users' },
+  append(root, heading('Admin'), h('section', { class: 'card', 'aria-labelledby': 'admin-users' },
     h('h2', { id: 'admin-users' }, 'Accounts'), list, status));
   if (!me.is_admin) {
-    status.replaceChildren(h('p', { class: 'state error' }, 'Only admins can see this page.'));
+    fill(status, h('p', { class: 'state error' }, 'Only admins can see this page.'));
     return;
   }
 
@@ -20,15 +21,17 @@ export default function admin(root, ctx) {
     return li;
   }
 
+  // An admin's own row offers neither demoting nor disabling: the server
+  // refuses both (409), as either could leave the instance without an admin.
   function paint(li, u) {
     const self = u.id === me.id;
-    li.replaceChildren(
+    fill(li,
       avatar(u),
       h('div', { class: 'who' },
         h('a', { class: 'author', href: `#/u/${u.username}` }, displayName(u)),
         h('span', { class: 'handle' }, ` @${u.username}`, self && ' (you)'),
         h('p', {}, u.is_admin && h('span', { class: 'badge' }, 'Admin'), u.disabled && h('span', { class: 'badge warn' }, 'Disabled'))),
-      h('div', { class: 'row' },
+      !self && h('div', { class: 'row' },
         h('button', { type: 'button', class: 'secondary', onclick: (e) => update(li, u, { is_admin: !u.is_admin }, e.currentTarget) },
           u.is_admin ? 'Remove admin' : 'Make admin'),
         h('button', { type: 'button', class: u.disabled ? 'secondary' : 'danger', onclick: (e) => update(li, u, { disabled: !u.disabled }, e.currentTarget) },
@@ -38,14 +41,12 @@ export default function admin(root, ctx) {
   async function update(li, u, change, button) {
     const who = `@${u.username}`;
     if (change.disabled && !(await confirmDialog(`Disable ${who}? They are signed out at once and cannot sign in until enabled again.`, 'Disable'))) return;
-    if (change.is_admin === false && u.id === me.id && !(await confirmDialog('Remove your own admin rights? You will lose this page.', 'Remove'))) return;
     button.disabled = true;
     try {
       const next = await api.patch(`/admin/users/${u.id}`, change);
       paint(li, next);
       li.querySelector('button')?.focus();
       toast(`${who} updated.`);
-      if (next.id === me.id && !next.is_admin) ctx.app.setMe({ ...me, is_admin: false });
     } catch (err) {
       button.disabled = false;
       report(err, `Couldn't update ${who}`);
@@ -54,15 +55,15 @@ export default function admin(root, ctx) {
 
   let cursor = null;
   async function load() {
-    status.replaceChildren(h('p', { class: 'muted loading' }, 'Loading…'));
+    fill(status, h('p', { class: 'muted loading' }, 'Loading…'));
     try {
       const page = await api.get(api.page('/admin/users', cursor, 50), ctx.signal);
-      list.append(...page.items.map(row));
+      append(list, page.items.map(row));
       cursor = page.next_cursor;
-      status.replaceChildren(...(cursor ? [h('button', { type: 'button', class: 'secondary', onclick: load }, 'Show more accounts')] : []));
+      fill(status, cursor && h('button', { type: 'button', class: 'secondary', onclick: load }, 'Show more accounts'));
     } catch (err) {
       if (err.name === 'AbortError' || err.handled) return;
-      status.replaceChildren(h('div', { class: 'state error' }, h('p', {}, err.message),
+      fill(status, h('div', { class: 'state error' }, h('p', {}, err.message),
         h('button', { type: 'button', class: 'secondary', onclick: load }, 'Try again')));
     }
   }

@@ -3,7 +3,7 @@
 import * as api from '../api.js';
 import {
   h, icon, avatar, displayName, timeEl, linkify, thumbURL, report, toast, confirmDialog,
-  formError, showErrors, clearErrors, busy,
+  formError, showErrors, clearErrors, busy, append,
 } from '../ui.js';
 import { openViewer } from './viewer.js';
 
@@ -172,7 +172,7 @@ export function postCard(post, ctx, { open = false, onRemoved } = {}) {
       more.hidden = true;
       try {
         const page = await api.get(api.page(`/posts/${post.id}/comments`, cursor, 50), ctx.signal);
-        for (const c of page.items) if (!seen.has(c.id)) list.append(item(c));
+        for (const c of page.items) if (!seen.has(c.id)) append(list, item(c));
         cursor = page.next_cursor;
         more.hidden = !cursor;
         status.textContent = list.children.length ? '' : 'No comments yet.';
@@ -197,7 +197,7 @@ export function postCard(post, ctx, { open = false, onRemoved } = {}) {
       await busy(send, async () => {
         try {
           const c = await api.post(`/posts/${post.id}/comments`, { content: input.value });
-          list.append(item(c));
+          append(list, item(c));
           status.textContent = '';
           setCount(comments + 1);
           input.value = '';
@@ -212,7 +212,7 @@ export function postCard(post, ctx, { open = false, onRemoved } = {}) {
       send),
     formError());
 
-    section.append(list, more, status, form);
+    append(section, list, more, status, form);
     load();
     if (focus && form) input.focus();
   }

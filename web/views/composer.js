@@ -3,16 +3,17 @@
 // assistant, whose suggestion streams into the text box.
 import * as api from '../api.js';
 import {
-  h, icon, avatar, field, formError, showErrors, clearErrors, busy, toast, safeURL,
+  h, fill, icon, avatar, field, formError, showErrors, clearErrors, busy, toast, safeURL, bytes, uploading,
 } from '../ui.js';
 
 const MAX_CHARS = 5000;
 const MAX_PHOTOS = 9;
-const NO_AI = 'moments.noai';
 const chars = (s) => Array.from(s.trim()).length;
 
 export function composer(ctx, onPosted) {
-  const photos = []; // { src, url, state: uploading | done | error, error, el, paint }
+  const { instance } = ctx;
+  // { src, url, state: uploading | done | error, progress, short, error, el, paint }
+  const photos = [];
   let streaming = null;
   let undoText = null;
 
@@ -22,6 +23,8 @@ export function composer(ctx, onPosted) {
   });
   const counter = h('span', { id: 'compose-count', class: 'counter' });
   const previews = h('ol', { class: 'previews', 'aria-label': 'Photos' });
+  // A tile has room for a word or two; what went wrong in full is here.
+  const problems = h('ul', { class: 'photo-errors', id: 'compose-photo-errors', 'aria-live': 'polite' });
   const files = h('input', {
     id: 'compose-photos', name: 'photos', type: 'file', class: 'file-input', multiple: true,
     accept: 'image/jpeg,image/png,image/gif,image/webp',
@@ -83,14 +86,14 @@ export function composer(ctx, onPosted) {
     onclick: () => reveal(askPanel, askToggle, prompt),
   }, icon('spark'), h('span', { class: 'label' }, 'Ask the assistant'));
   const aiNote = h('p', { class: 'hint', role: 'status' });
-  askToggle.hidden = sessionStorage.getItem(NO_AI) === '1';
+  askToggle.hidden = !instance.assistant;
 
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Post');
   const form = h('form', { id: 'composer', class: 'card composer', method: 'post', 'aria-label': 'New post', onsubmit },
     h('div', { class: 'compose-main' },
       avatar(ctx.me),
       h('div', { class: 'field grow' }, h('label', { for: 'compose-content', class: 'sr-only' }, 'What\'s new?'), text, counter)),
-    previews, urlRow, askPanel, aiNote, formError(),
+    previews, problems, urlRow, askPanel, aiNote, formError(),
     h('div', { class: 'toolbar' }, files, pick, urlToggle, askToggle, h('span', { class: 'grow' }), submit));
 
   text.addEventListener('keydown', (e) => {
@@ -137,8 +140,13 @@ export function composer(ctx, onPosted) {
 
   function paintAll() {
     const focused = document.activeElement;
-    previews.replaceChildren(...photos.map((p) => p.el));
+    fill(previews, photos.map((p) => p.el));
     photos.forEach((p, i) => p.paint(i));
+    const errors = photos.flatMap((p, i) => (p.state === 'error' ? [`Photo ${i + 1}: ${p.error}`] : []));
+    // Unchanged errors are left alone, so that the live list speaks only of new ones.
+    if (errors.join('\n') !== [...problems.children].map((li) => li.textContent).join('\n')) {
+      fill(problems, errors.map((e) => h('li', {}, e)));
+    }
     if (focused && previews.contains(focused)) (focused.disabled ? previews.querySelector('button:not(:disabled)') : focused)?.focus();
     update();
   }
@@ -160,7 +168,10 @@ export function composer(ctx, onPosted) {
   }
 
   function addPhoto(p) {
-    const img = h('img', { src: p.src, alt: '', width: 96, height: 96, decoding: 'async' });
+    const img = h('img', {
+      src: p.src, alt: '', width: 96, height: 96, decoding: 'async',
+      onerror: () => p.el.classList.add('broken'),
+    });
     const badge = h('span', { class: 'badge' });
     const earlier = h('button', { type: 'button', class: 'icon-btn', onclick: () => move(p, -1) }, icon('left'));
     const later = h('button', { type: 'button', class: 'icon-btn', onclick: () => move(p, 1) }, icon('right'));
@@ -169,8 +180,10 @@ export function composer(ctx, onPosted) {
     p.paint = (i) => {
       const n = i + 1;
       p.el.dataset.state = p.state;
-      badge.textContent = p.state === 'uploading' ? 'Uploading…' : p.state === 'error' ? p.error : '';
-      img.alt = `Photo ${n}${p.state === 'uploading' ? ', uploading' : ''}`;
+      badge.textContent = p.state === 'uploading' ? p.progress : p.state === 'error' ? p.short : '';
+      p.el.title = p.state === 'error' ? p.error : '';
+      img.alt = p.state === 'uploading' ? `Photo ${n}, ${p.progress}`
+        : p.state === 'error' ? `Photo ${n}, not added: ${p.error}` : `Photo ${n}`;
       earlier.setAttribute('aria-label', `Move photo ${n} earlier`);
       later.setAttribute('aria-label', `Move photo ${n} later`);
       remove.setAttribute('aria-label', `Remove photo ${n}`);
@@ -180,20 +193,36 @@ export function composer(ctx, onPosted) {
     photos.push(p);
   }
 
+  function failed(p, short, error) {
+    p.state = 'error';
+    p.short = short;
+    p.error = error;
+  }
+
   function addFiles(list) {
     const images = [...list];
     const room = MAX_PHOTOS - photos.length;
     if (images.length > room) toast(`A post has at most ${MAX_PHOTOS} photos; ${images.length - room} left out.`, 'error');
+    const limit = instance.max_upload_bytes;
     for (const file of images.slice(0, Math.max(0, room))) {
-      const p = { src: URL.createObjectURL(file), state: 'uploading' };
+      const p = { src: URL.createObjectURL(file), state: 'uploading', progress: uploading(0, 0) };
       addPhoto(p);
-      api.upload(file, ctx.signal).then((res) => {
+      if (limit && file.size > limit) {
+        failed(p, 'Too large', `Larger than ${bytes(limit)}, the limit here (this one is ${bytes(file.size)}).`);
+        continue;
+      }
+      const onProgress = (sent, total) => {
+        p.progress = uploading(sent, total);
+        if (photos.includes(p)) p.paint(photos.indexOf(p));
+      };
+      api.upload(file, { signal: ctx.signal, onProgress }).then((res) => {
         p.url = res.url;
         p.state = 'done';
       }, (err) => {
-        p.state = 'error';
-        p.error = err.status === 415 ? 'Not a JPEG, PNG, GIF or WebP image'
-          : err.status === 413 ? 'Too large to upload' : err.message;
+        if (err.status === 415) failed(p, 'Not an image', 'That is not a JPEG, PNG, GIF or WebP image, or it is damaged.');
+        // The server's detail names its limit: bytes, or megapixels.
+        else if (err.status === 413) failed(p, 'Too large', err.message);
+        else failed(p, 'Not uploaded', err.message);
       }).finally(() => {
         if (photos.includes(p) && !ctx.signal.aborted) paintAll();
       });
@@ -252,8 +281,8 @@ export function composer(ctx, onPosted) {
     } catch (err) {
       if (err.name === 'AbortError') askNote.textContent = got ? 'Stopped.' : '';
       else if (err.status === 503) {
-        // Not configured on this server: say so once, then stop offering it.
-        sessionStorage.setItem(NO_AI, '1');
+        // Turned off since the page loaded: say so, then stop offering it.
+        instance.assistant = false;
         askPanel.hidden = askToggle.hidden = true;
         askNote.textContent = '';
         aiNote.textContent = "The assistant isn't set up on this server; its operator can turn it on.";

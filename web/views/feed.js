@@ -1,14 +1,14 @@
 // The feed: the composer, everyone's posts newest first with infinite
 // scroll, and a "new posts" button when others have posted since.
 import * as api from '../api.js';
-import { h, icon, heading } from '../ui.js';
+import { h, fill, append, icon, heading } from '../ui.js';
 import { composer } from './composer.js';
 import { postList } from './list.js';
 
 const CHECK_EVERY = 30_000;
 
 export default function feed(root, ctx) {
-  document.title = 'Moments';
+  ctx.app.title();
   const list = postList(ctx, (cursor, signal) => api.get(api.page('/posts', cursor), signal),
     ctx.me ? 'No moments yet. Share the first one!' : 'No moments yet.');
 
@@ -31,7 +31,7 @@ export default function feed(root, ctx) {
     const top = Date.parse(list.newest()) || 0;
     const n = page.items.filter((p) => Date.parse(p.created_at) > top && !root.querySelector(`[data-post-id="${p.id}"]`)).length;
     if (!n) return;
-    fresh.replaceChildren(icon('up'), `${n}${page.next_cursor && n === page.items.length ? '+' : ''} new post${n === 1 ? '' : 's'}`);
+    fill(fresh, icon('up'), `${n}${page.next_cursor && n === page.items.length ? '+' : ''} new post${n === 1 ? '' : 's'}`);
     fresh.hidden = false;
   }
   const timer = setInterval(check, CHECK_EVERY);
@@ -42,8 +42,8 @@ export default function feed(root, ctx) {
     document.removeEventListener('visibilitychange', onVisible);
   });
 
-  root.append(
-    heading('Moments', 'sr-only'),
+  append(root,
+    heading(ctx.instance.name, 'sr-only'),
     ctx.me && composer(ctx, (p) => list.prepend(p)),
     fresh,
     list.el,

@@ -1,6 +1,6 @@
 // A list of post cards that follows the API's cursors as the reader
 // scrolls, with loading, empty, error and end states.
-import { h } from '../ui.js';
+import { h, fill, append } from '../ui.js';
 import { postCard } from './card.js';
 
 export function postList(ctx, load, emptyText) {
@@ -23,7 +23,7 @@ export function postList(ctx, load, emptyText) {
   }
 
   function showEmpty() {
-    status.replaceChildren(h('div', { class: 'state empty' }, h('p', {}, emptyText)));
+    fill(status, h('div', { class: 'state empty' }, h('p', {}, emptyText)));
   }
 
   async function more() {
@@ -31,18 +31,18 @@ export function postList(ctx, load, emptyText) {
     state = 'loading';
     const gen = generation;
     el.setAttribute('aria-busy', 'true');
-    status.replaceChildren(h('p', { class: 'muted loading' }, 'Loading…'));
+    fill(status, h('p', { class: 'muted loading' }, 'Loading…'));
     try {
       const page = await load(cursor, ctx.signal);
       if (gen !== generation) return;
       for (const p of page.items) {
-        if (!items.querySelector(`[data-post-id="${p.id}"]`)) items.append(card(p));
+        if (!items.querySelector(`[data-post-id="${p.id}"]`)) append(items, card(p));
       }
       cursor = page.next_cursor;
       state = cursor ? 'idle' : 'done';
       if (!items.children.length) showEmpty();
-      else if (cursor) status.replaceChildren(h('button', { type: 'button', class: 'secondary', onclick: more }, 'Load older posts'));
-      else status.replaceChildren(h('p', { class: 'muted end' }, "You're all caught up."));
+      else if (cursor) fill(status, h('button', { type: 'button', class: 'secondary', onclick: more }, 'Load older posts'));
+      else fill(status, h('p', { class: 'muted end' }, "You're all caught up."));
       if (cursor) {
         // Still in view after this page? Observing again fires at once.
         observer.unobserve(sentinel);
@@ -51,7 +51,7 @@ export function postList(ctx, load, emptyText) {
     } catch (err) {
       if (gen !== generation || err.name === 'AbortError' || err.handled) return;
       state = 'error';
-      status.replaceChildren(h('div', { class: 'state error' },
+      fill(status, h('div', { class: 'state error' },
         h('p', {}, `Couldn't load posts. ${err.message}`),
         h('button', { type: 'button', class: 'secondary', onclick: () => { state = 'idle'; more(); } }, 'Try again')));
     } finally {
@@ -62,7 +62,7 @@ export function postList(ctx, load, emptyText) {
   return {
     el,
     prepend(p) {
-      if (status.querySelector('.empty')) status.replaceChildren();
+      if (status.querySelector('.empty')) fill(status);
       items.prepend(card(p));
     },
     // newest is the creation time of the top post, to spot newer ones.
@@ -73,7 +73,7 @@ export function postList(ctx, load, emptyText) {
       generation++;
       cursor = null;
       state = 'idle';
-      items.replaceChildren();
+      fill(items);
       return more();
     },
   };

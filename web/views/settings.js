@@ -1,29 +1,33 @@
 // Settings: profile (display name, bio, avatar), password, sign out.
 import * as api from '../api.js';
 import {
-  h, avatar, field, formError, showErrors, clearErrors, busy, toast, report, heading,
+  h, append, avatar, field, formError, showErrors, clearErrors, busy, report, heading, bytes, uploading,
 } from '../ui.js';
 
 export default function settings(root, ctx) {
-  document.title = 'Settings · Moments';
-  const { me, app } = ctx;
+  const { me, app, instance } = ctx;
+  app.title('Settings');
 
   // Profile.
   const name = h('input', { id: 'settings-display', name: 'display_name', maxlength: 64, autocomplete: 'name', value: me.display_name || '' });
   const bio = h('textarea', { id: 'settings-bio', name: 'bio', rows: 3, maxlength: 500, value: me.bio || '' });
   const save = h('button', { type: 'submit', class: 'primary' }, 'Save profile');
-  const profile = h('form', { id: 'profile-form', method: 'post', class: 'stack', onsubmit: saveProfile },
+  // The confirmation sits beside the button it answers: a toast would
+  // cover the password form on a phone.
+  const saved = h('p', { class: 'saved', role: 'status', id: 'profile-saved' });
+  const profile = h('form', { id: 'profile-form', method: 'post', class: 'stack', onsubmit: saveProfile, oninput: () => { saved.textContent = ''; } },
     field('Display name', name, `Shown on your posts; empty shows @${me.username}`),
     field('About you', bio),
-    formError(), h('div', { class: 'row end' }, save));
+    formError(), h('div', { class: 'row end' }, saved, save));
 
   async function saveProfile(e) {
     e.preventDefault();
     clearErrors(profile);
+    saved.textContent = '';
     await busy(save, async () => {
       try {
         app.setMe(await api.patch('/users/me', { display_name: name.value.trim(), bio: bio.value.trim() }));
-        toast('Profile saved.');
+        saved.textContent = 'Profile saved.';
       } catch (err) {
         showErrors(profile, err);
       }
@@ -42,10 +46,18 @@ export default function settings(root, ctx) {
   const picRow = h('div', { class: 'avatar-edit' }, pic, h('div', {}, h('div', { class: 'row' }, file, choose, clear), picStatus));
 
   async function setAvatar(f) {
-    picStatus.textContent = f ? 'Uploading…' : 'Removing…';
+    if (f && instance.max_upload_bytes && f.size > instance.max_upload_bytes) {
+      picStatus.textContent = `That photo is ${bytes(f.size)}, larger than ${bytes(instance.max_upload_bytes)}, the limit here.`;
+      file.value = '';
+      return;
+    }
+    picStatus.textContent = f ? uploading(0, 0) : 'Removing…';
     file.disabled = true;
     try {
-      const url = f ? (await api.upload(f, ctx.signal)).url : '';
+      const url = f ? (await api.upload(f, {
+        signal: ctx.signal,
+        onProgress: (sent, total) => { picStatus.textContent = uploading(sent, total); },
+      })).url : '';
       const u = await api.patch('/users/me', { avatar_url: url });
       app.setMe(u);
       const next = avatar(u, 'lg');
@@ -87,7 +99,7 @@ export default function settings(root, ctx) {
     });
   }
 
-  root.append(
+  append(root,
     heading('Settings'),
     h('section', { class: 'card', 'aria-labelledby': 'settings-profile' },
       h('h2', { id: 'settings-profile' }, 'Profile'), picRow, profile),
