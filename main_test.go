@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -427,6 +428,47 @@ func TestHugeHeadersAreRefused(t *testing.T) {
 	if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("300 KiB of headers: %d, want 431", res.StatusCode)
 	}
+	wantSecurityHeaders(t, "431", res.Header)
+}
+
+// TestNetHTTPErrorsCarrySecurityHeaders: the answers net/http writes by
+// itself, for requests it cannot read, carry the headers every answer of a
+// handler carries.
+func TestNetHTTPErrorsCarrySecurityHeaders(t *testing.T) {
+	t.Parallel()
+	in := start(t, []string{"--addr", "127.0.0.1:0", "--data", t.TempDir()}, nil)
+	for _, raw := range []string{
+		"GET /healthz HTTP/1.1\r\n\r\n",                                      // no Host
+		"GET /healthz HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n",             // malformed header
+		"GET /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: zip\r\n\r\n", // unknown coding: 501
+		"GARBAGE\r\n\r\n",
+	} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(in.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprint(conn, raw)
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		res.Body.Close()
+		conn.Close()
+		if res.StatusCode < 400 {
+			t.Errorf("%q: %d", raw, res.StatusCode)
+		}
+		wantSecurityHeaders(t, fmt.Sprintf("%q (%d)", raw, res.StatusCode), res.Header)
+	}
+}
+
+func wantSecurityHeaders(t *testing.T, what string, h http.Header) {
+	t.Helper()
+	for k, v := range app.SecurityHeaders() {
+		if got := h.Get(k); got != v[0] {
+			t.Errorf("%s: %s = %q, want %q", what, k, got, v[0])
+		}
+	}
 }
 
 // TestServeHelpDescribesEveryFlag checks that `moments serve --help` prints
@@ -527,5 +569,50 @@ func TestHTTPServerTimeouts(t *testing.T) {
 	cfg.AITimeout = 5 * time.Minute
 	if srv := newHTTPServer(context.Background(), cfg, http.NotFoundHandler(), slog.New(slog.DiscardHandler)); srv.WriteTimeout <= cfg.AITimeout {
 		t.Errorf("write timeout %s does not outlast a 5 min assistant timeout", srv.WriteTimeout)
+	}
+}
+
+// TestOneClientCannotTakeEveryConnection: a client that opens connection
+// after connection and leaves them idle gets at most its share (256 per
+// address); the server goes on answering everyone else. 21,000 idle
+// connections from one client once took every file descriptor.
+func TestOneClientCannotTakeEveryConnection(t *testing.T) {
+	t.Parallel()
+	in := start(t, []string{"--addr", "127.0.0.1:0", "--data", t.TempDir()}, nil)
+	addr := strings.TrimPrefix(in.url, "http://")
+	served := 0
+	for range 400 {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprint(conn, "GET /healthz HTTP/1.1\r\nHost: moments\r\n\r\n")
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			continue // refused: closed at once
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		served++ // and kept open, idle
+	}
+	// start's own health checks may hold a keep-alive connection or two.
+	if served > 256 || served < 250 {
+		t.Errorf("one address was served on %d of 400 connections, want its 256 at most", served)
+	}
+	other := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext,
+	}}
+	res, err := other.Get(in.url + "/healthz")
+	if err != nil {
+		t.Fatalf("another address is not served: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("another address: %d", res.StatusCode)
+	}
+	if !strings.Contains(in.stderr.String(), "127.0.0.1") {
+		t.Errorf("no warning names the address that was refused:\n%.2000s", in.stderr)
 	}
 }

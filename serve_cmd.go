@@ -18,6 +18,7 @@ import (
 	"moments/internal/connlimit"
 	"moments/internal/datalock"
 	"moments/internal/onewrite"
+	"moments/internal/rawerror"
 	"moments/store"
 )
 
@@ -92,7 +93,8 @@ func serve(ctx context.Context, env *environment, args []string) (err error) {
 	fmt.Fprintf(env.stdout, "Moments is running at http://%s (API docs at /docs)\n", ln.Addr())
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(onewrite.Listener{Listener: conns.Listener(ln)}) }()
+	withHeaders := rawerror.Listener{Listener: conns.Listener(ln), Header: app.SecurityHeaders()}
+	go func() { served <- srv.Serve(onewrite.Listener{Listener: withHeaders}) }()
 	select {
 	case err := <-served:
 		return err

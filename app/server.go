@@ -177,20 +177,30 @@ const (
 		"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
-// securityHeaders sets the headers every response carries. Handlers that
-// serve HTML replace the Content-Security-Policy with their page's.
+// SecurityHeaders are the headers every response carries (HTML pages
+// replace the Content-Security-Policy with their page's). net/http's own
+// error answers get them too (package rawerror).
+func SecurityHeaders() http.Header {
+	return http.Header{
+		"X-Content-Type-Options":  {"nosniff"},
+		"Referrer-Policy":         {"no-referrer"},
+		"X-Frame-Options":         {"DENY"},
+		"Content-Security-Policy": {apiPolicy},
+	}
+}
+
+// securityHeaders sets SecurityHeaders on every response.
 func securityHeaders(next http.Handler) http.Handler {
 	// The keys are in canonical form and each value slice is full (len ==
 	// cap), so sharing them between responses is safe: Header.Add appends
 	// to a copy and Header.Set replaces the slice. This saves four
 	// allocations per request.
-	nosniff, noReferrer, deny, csp := []string{"nosniff"}, []string{"no-referrer"}, []string{"DENY"}, []string{apiPolicy}
+	shared := SecurityHeaders()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h["X-Content-Type-Options"] = nosniff
-		h["Referrer-Policy"] = noReferrer
-		h["X-Frame-Options"] = deny
-		h["Content-Security-Policy"] = csp
+		for k, v := range shared {
+			h[k] = v
+		}
 		next.ServeHTTP(w, r)
 	})
 }
