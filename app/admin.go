@@ -37,14 +37,10 @@ func (s *server) registerAdmin() {
 		Security:    needsToken,
 		Metadata:    adminOnly(),
 		Errors:      []int{http.StatusForbidden},
-	}, func(ctx context.Context, in *pageInput) (*userPageOutput, error) {
-		createdAt, id, ok, err := s.cursors.position(listUsers, *in)
+	}, func(ctx context.Context, in *PageParams) (*userPageOutput, error) {
+		after, err := s.cursors.after(listUsers, *in)
 		if err != nil {
 			return nil, err
-		}
-		var after *store.UserCursor
-		if ok {
-			after = &store.UserCursor{CreatedAt: createdAt, ID: id}
 		}
 		users, next, err := s.store.ListUsers(ctx, in.Limit, after)
 		if err != nil {
@@ -55,10 +51,7 @@ func (s *server) registerAdmin() {
 		for i, u := range users {
 			out.Body.Items[i] = s.userBody(u, true)
 		}
-		if next != nil {
-			c := s.cursors.encode(listUsers, next.CreatedAt, next.ID)
-			out.Body.NextCursor = &c
-		}
+		out.Body.NextCursor = s.cursors.next(listUsers, next)
 		return out, nil
 	})
 

@@ -42,12 +42,9 @@ type commentPageOutput struct {
 	}
 }
 
-// commentListInput repeats pageInput's fields: Huma does not apply
-// defaults to parameters of embedded structs.
 type commentListInput struct {
-	ID     int64  `path:"id" minimum:"1" example:"42"`
-	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Items per page"`
-	Cursor string `query:"cursor" maxLength:"64" doc:"Opaque: the next_cursor of the previous page; leave out for the first page"`
+	ID int64 `path:"id" minimum:"1" example:"42"`
+	PageParams
 }
 
 type newCommentInput struct {
@@ -89,16 +86,11 @@ func (s *server) registerComments() {
 		Errors:      []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *commentListInput) (*commentPageOutput, error) {
 		list := listComments + strconv.FormatInt(in.ID, 10)
-		page := pageInput{Limit: in.Limit, Cursor: in.Cursor}
-		at, id, ok, err := s.cursors.position(list, page)
+		after, err := s.cursors.after(list, in.PageParams)
 		if err != nil {
 			return nil, err
 		}
-		var after *store.CommentCursor
-		if ok {
-			after = &store.CommentCursor{CreatedAt: at, ID: id}
-		}
-		comments, next, err := s.store.Comments(ctx, in.ID, page.Limit, after)
+		comments, next, err := s.store.Comments(ctx, in.ID, in.Limit, after)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, errNoPost
 		}
@@ -110,10 +102,7 @@ func (s *server) registerComments() {
 		for i, c := range comments {
 			out.Body.Items[i] = newCommentBody(c)
 		}
-		if next != nil {
-			c := s.cursors.encode(list, next.CreatedAt, next.ID)
-			out.Body.NextCursor = &c
-		}
+		out.Body.NextCursor = s.cursors.next(list, next)
 		return out, nil
 	})
 

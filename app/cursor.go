@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"moments/store"
 )
 
 // Cursors are opaque to clients and signed by the server: a position
@@ -88,23 +90,36 @@ func (c *cursors) decode(list, s string) (a, b int64, err error) {
 	return a, b, nil
 }
 
-// pageInput is the query of every list operation.
-type pageInput struct {
+// PageParams is the query of every list operation; their inputs embed it,
+// and Huma applies its defaults and limits there as it does to fields of
+// the input itself.
+type PageParams struct {
 	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Items per page"`
 	Cursor string `query:"cursor" maxLength:"64" doc:"Opaque: the next_cursor of the previous page; leave out for the first page"`
 }
 
-// position decodes the page's cursor; ok is false on the first page.
-func (c *cursors) position(list string, in pageInput) (a, b int64, ok bool, err error) {
-	if in.Cursor == "" {
-		return 0, 0, false, nil
+// after returns where the page p of the named list starts: nil on the first
+// page, and a 422 for a cursor the server did not issue for this list.
+func (c *cursors) after(list string, p PageParams) (*store.Key, error) {
+	if p.Cursor == "" {
+		return nil, nil
 	}
-	a, b, err = c.decode(list, in.Cursor)
+	at, id, err := c.decode(list, p.Cursor)
 	if err != nil {
-		return 0, 0, false, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
+		return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
 			Location: "query.cursor",
 			Message:  "is not a cursor this server issued for this list; use next_cursor from the previous page",
 		})
 	}
-	return a, b, true, nil
+	return &store.Key{CreatedAt: at, ID: id}, nil
+}
+
+// next is the next_cursor of a page whose next page starts after k: nil
+// (JSON null) when there is no next page.
+func (c *cursors) next(list string, k *store.Key) *string {
+	if k == nil {
+		return nil
+	}
+	s := c.encode(list, k.CreatedAt, k.ID)
+	return &s
 }

@@ -86,12 +86,9 @@ type postIDInput struct {
 	ID int64 `path:"id" minimum:"1" example:"42"`
 }
 
-// timelineInput repeats pageInput's fields: Huma does not apply defaults to
-// parameters of embedded structs.
 type timelineInput struct {
 	Username string `path:"username" minLength:"3" maxLength:"32" pattern:"^[A-Za-z0-9_]{3,32}$" example:"alice"`
-	Limit    int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Items per page"`
-	Cursor   string `query:"cursor" maxLength:"64" doc:"Opaque: the next_cursor of the previous page; leave out for the first page"`
+	PageParams
 }
 
 // The lists cursors belong to: a cursor from one is refused by another.
@@ -120,7 +117,7 @@ func (s *server) registerPosts() {
 		Tags:        []string{"Posts"},
 		Security:    s.readSecurity(),
 		Responses:   map[string]*huma.Response{"200": pageResponse},
-	}, func(ctx context.Context, in *pageInput) (*pageJSON, error) {
+	}, func(ctx context.Context, in *PageParams) (*pageJSON, error) {
 		return s.postPage(ctx, listFeed, nil, *in)
 	})
 
@@ -141,7 +138,7 @@ func (s *server) registerPosts() {
 		if err != nil {
 			return nil, s.fail(ctx, err)
 		}
-		return s.postPage(ctx, listTimeline+strconv.FormatInt(u.ID, 10), &u.ID, pageInput{Limit: in.Limit, Cursor: in.Cursor})
+		return s.postPage(ctx, listTimeline+strconv.FormatInt(u.ID, 10), &u.ID, in.PageParams)
 	})
 
 	register(s, huma.Operation{
@@ -259,23 +256,19 @@ func canDeletePost(me store.Principal, author int64) bool {
 }
 
 // postPage runs one page query and encodes it.
-func (s *server) postPage(ctx context.Context, list string, author *int64, in pageInput) (*pageJSON, error) {
-	at, id, ok, err := s.cursors.position(list, in)
+func (s *server) postPage(ctx context.Context, list string, author *int64, in PageParams) (*pageJSON, error) {
+	after, err := s.cursors.after(list, in)
 	if err != nil {
 		return nil, err
 	}
 	me, _ := currentUser(ctx)
-	q := store.FeedQuery{AuthorID: author, Viewer: me.ID, Limit: in.Limit}
-	if ok {
-		q.After = &store.PostCursor{CreatedAt: at, ID: id}
-	}
-	page, err := s.store.Feed(ctx, q)
+	page, err := s.store.Feed(ctx, store.FeedQuery{AuthorID: author, Viewer: me.ID, Limit: in.Limit, After: after})
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	var next string
-	if page.Next != nil {
-		next = s.cursors.encode(list, page.Next.CreatedAt, page.Next.ID)
+	if c := s.cursors.next(list, page.Next); c != nil {
+		next = *c
 	}
 	bp := pageBuffers.Get().(*[]byte)
 	b := appendPostPage((*bp)[:0], page.Posts, next)

@@ -15,12 +15,6 @@ type Comment struct {
 	CreatedAt time.Time
 }
 
-// CommentCursor is a position in the oldest-first list of a post's comments.
-type CommentCursor struct {
-	CreatedAt int64
-	ID        int64
-}
-
 const commentColumns = `c.id, c.post_id, c.content, c.created_at, u.id, u.username, u.display_name, u.avatar_url`
 
 func scanComment(row rowScanner) (Comment, error) {
@@ -59,7 +53,7 @@ func (s *Store) CreateComment(ctx context.Context, postID, userID int64, content
 // Comments returns up to limit comments of a post, oldest first, after the
 // cursor, and the cursor of the next page (nil: no more). A missing post is
 // ErrNotFound.
-func (s *Store) Comments(ctx context.Context, postID int64, limit int, after *CommentCursor) ([]Comment, *CommentCursor, error) {
+func (s *Store) Comments(ctx context.Context, postID int64, limit int, after *Key) ([]Comment, *Key, error) {
 	if err := checkLimit(limit); err != nil {
 		return nil, nil, err
 	}
@@ -114,12 +108,7 @@ func (s *Store) Comments(ctx context.Context, postID int64, limit int, after *Co
 	if !found {
 		return nil, nil, ErrNotFound
 	}
-	var next *CommentCursor
-	if len(comments) > limit {
-		comments = comments[:limit]
-		last := comments[limit-1]
-		next = &CommentCursor{CreatedAt: millis(last.CreatedAt), ID: last.ID}
-	}
+	comments, next := trimPage(comments, limit, func(c Comment) Key { return Key{millis(c.CreatedAt), c.ID} })
 	return comments, next, nil
 }
 

@@ -107,12 +107,12 @@ func benchStore(b testing.TB) *store.Store {
 }
 
 // cursorAtDepth walks the feed to the page that starts depth posts deep.
-func cursorAtDepth(b testing.TB, s *store.Store, depth int) *store.PostCursor {
+func cursorAtDepth(b testing.TB, s *store.Store, depth int) *store.Key {
 	b.Helper()
 	if depth == 0 {
 		return nil
 	}
-	var after *store.PostCursor
+	var after *store.Key
 	for walked := 0; walked < depth; {
 		page, err := s.Feed(context.Background(), store.FeedQuery{Limit: min(1000, depth-walked), After: after})
 		if err != nil || page.Next == nil {
@@ -133,7 +133,7 @@ func BenchmarkFeedPage(b *testing.B) {
 	ctx := context.Background()
 	pages := []struct {
 		name  string
-		after *store.PostCursor
+		after *store.Key
 	}{{"first", nil}, {"deep90000", cursorAtDepth(b, s, 90_000)}}
 	for _, bc := range pages {
 		b.Run(bc.name, func(b *testing.B) {

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"encoding/json"
-	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -366,25 +364,6 @@ func (s *segment) dropNewest(k int) {
 	s.hi = s.posts[n].key
 	clear(s.posts[n:])
 	s.posts = s.posts[:n]
-}
-
-// decodeMiss reads the JSON array a page query returns for a post outside
-// its window: [liked_by_me, user_id, username, display_name, avatar_url,
-// content, media_urls, created_at].
-func decodeMiss(id int64, raw string) (*cachedPost, bool, error) {
-	var fields []json.RawMessage
-	if err := json.Unmarshal([]byte(raw), &fields); err != nil || len(fields) != 8 {
-		return nil, false, fmt.Errorf("store: unexpected post row %.40q: %v", raw, err)
-	}
-	e := cachedPost{id: id, key: feedKey{id: id}}
-	var liked int
-	for i, dst := range []any{&liked, &e.author.ID, &e.author.Username, &e.author.DisplayName, &e.author.AvatarURL,
-		&e.content, &e.mediaJSON, &e.key.at} {
-		if err := json.Unmarshal(fields[i], dst); err != nil {
-			return nil, false, fmt.Errorf("store: unexpected post row field %d: %w", i, err)
-		}
-	}
-	return &e, liked != 0, nil
 }
 
 // reset empties the cache.

@@ -253,7 +253,7 @@ func tablePage(t *testing.T, s *Store, q FeedQuery) PostPage {
 	if q.AuthorID != nil {
 		author = *q.AuthorID
 	}
-	after := PostCursor{CreatedAt: 1 << 62}
+	after := Key{CreatedAt: 1 << 62}
 	if q.After != nil {
 		after = *q.After
 	}
@@ -277,7 +277,7 @@ func tablePage(t *testing.T, s *Store, q FeedQuery) PostPage {
 	if len(page.Posts) > q.Limit {
 		page.Posts = page.Posts[:q.Limit]
 		last := page.Posts[q.Limit-1]
-		page.Next = &PostCursor{CreatedAt: millis(last.CreatedAt), ID: last.ID}
+		page.Next = &Key{CreatedAt: millis(last.CreatedAt), ID: last.ID}
 	}
 	return page
 }

@@ -82,15 +82,15 @@ func TestFeedWalkWithConcurrentInserts(t *testing.T) {
 	// The first page may include posts created after the walk began; only
 	// those that existed before count.
 	seen := map[int64]int{}
-	var last *PostCursor
-	var after *PostCursor
+	var last *Key
+	var after *Key
 	for pages := 0; ; pages++ {
 		page, err := s.Feed(ctx, FeedQuery{Limit: 7, After: after})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range page.Posts {
-			cur := PostCursor{CreatedAt: millis(p.CreatedAt), ID: p.ID}
+			cur := Key{CreatedAt: millis(p.CreatedAt), ID: p.ID}
 			if last != nil && !(cur.CreatedAt < last.CreatedAt || cur.CreatedAt == last.CreatedAt && cur.ID < last.ID) {
 				t.Fatalf("not newest first: %+v after %+v", cur, *last)
 			}
@@ -138,7 +138,7 @@ func TestFeedTiesOnCreatedAt(t *testing.T) {
 		}
 	}
 	var ids []int64
-	var after *PostCursor
+	var after *Key
 	for {
 		page, err := s.Feed(ctx, FeedQuery{Limit: 3, After: after})
 		if err != nil {
@@ -275,7 +275,7 @@ func TestCommentsAndCascades(t *testing.T) {
 
 	// Oldest first, in pages.
 	var got []int64
-	var after *CommentCursor
+	var after *Key
 	for {
 		page, next, err := s.Comments(ctx, p.ID, 2, after)
 		if err != nil {

@@ -241,15 +241,9 @@ func (s *Store) UpdateAccount(ctx context.Context, id int64, a AdminUpdate) (Use
 	return u, err
 }
 
-// UserCursor is a position in the newest-first list of users.
-type UserCursor struct {
-	CreatedAt int64
-	ID        int64
-}
-
 // ListUsers returns up to limit users, newest first, after the cursor (nil:
 // from the start), and the cursor of the next page (nil: no more).
-func (s *Store) ListUsers(ctx context.Context, limit int, after *UserCursor) ([]User, *UserCursor, error) {
+func (s *Store) ListUsers(ctx context.Context, limit int, after *Key) ([]User, *Key, error) {
 	if err := checkLimit(limit); err != nil {
 		return nil, nil, err
 	}
@@ -281,12 +275,7 @@ func (s *Store) ListUsers(ctx context.Context, limit int, after *UserCursor) ([]
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
-	var next *UserCursor
-	if len(users) > limit {
-		users = users[:limit]
-		last := users[limit-1]
-		next = &UserCursor{CreatedAt: millis(last.CreatedAt), ID: last.ID}
-	}
+	users, next := trimPage(users, limit, func(u User) Key { return Key{millis(u.CreatedAt), u.ID} })
 	return users, next, nil
 }
 

@@ -180,7 +180,7 @@ func TestListUsersPages(t *testing.T) {
 		mustCreate(t, s, n)
 	}
 	var seen []string
-	var after *UserCursor
+	var after *Key
 	for {
 		page, next, err := s.ListUsers(ctx, 2, after)
 		if err != nil {
