@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"image"
@@ -96,6 +97,46 @@ func (e *testEnv) mediaSend(token string, body io.Reader, ctype string) (*respon
 		return nil, err
 	}
 	return &response{Response: res, body: b}, nil
+}
+
+// mediaStall starts an upload of body that stops short of its last bytes
+// and waits there; breakOff ends it as a client that gives up would, and
+// cleanup does if the test has not (the server cannot close before).
+func (e *testEnv) mediaStall(token string, body []byte, ctype string) (breakOff func()) {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.mediaSend(token, pr, ctype) // fails once broken off
+	}()
+	go pw.Write(body[:len(body)-8])
+	breakOff = sync.OnceFunc(func() {
+		pw.CloseWithError(errors.New("upload broken off"))
+		<-done
+	})
+	e.t.Cleanup(breakOff)
+	return breakOff
+}
+
+// mediaReceiving counts the uploads the server is receiving: each has a
+// temporary file in the media directory.
+func mediaReceiving(t testing.TB, e *testEnv) int {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(e.cfg.DataDir, app.MediaDir, "upload-*.tmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(names)
+}
+
+// mediaWaitReceiving polls until the server is receiving n uploads.
+func mediaWaitReceiving(t testing.TB, e *testEnv, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); mediaReceiving(t, e) != n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server is receiving %d uploads, want %d", mediaReceiving(t, e), n)
+		}
+	}
 }
 
 // mediaPost uploads the parts and returns the answer, whatever its status.
@@ -892,6 +933,51 @@ func TestMediaParallelUploads(t *testing.T) {
 		e.mediaGet(info.URL).wantStatus(t, http.StatusOK)
 		e.mediaGet(info.ThumbnailURL).wantStatus(t, http.StatusOK)
 	}
+}
+
+// At most three uploads of one account are read at once; a fourth waits,
+// its body unread, until one of them ends. Other accounts do not wait.
+func TestMediaUploadsWaitForTheirAccountsSlots(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alice, bob := e.signUp("alice"), e.signUp("bob")
+	photo := mediaNoiseJPEG(64, 48, 30)
+	body, ctype := mediaForm(t, mediaFile(photo))
+
+	var stalled []func()
+	for range 3 {
+		stalled = append(stalled, e.mediaStall(alice.Token, body, ctype))
+	}
+	mediaWaitReceiving(t, e, 3)
+	type answer struct {
+		res *response
+		err error
+	}
+	fourth := make(chan answer, 1)
+	go func() {
+		res, err := e.mediaSend(alice.Token, bytes.NewReader(body), ctype)
+		fourth <- answer{res, err}
+	}()
+	mediaCheckCreated(t, e.mediaPost(bob.Token, mediaFile(photo)))
+	select {
+	case a := <-fourth:
+		t.Fatalf("a fourth upload was answered while three were in flight: %+v", a)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if n := mediaReceiving(t, e); n != 3 {
+		t.Errorf("receiving %d uploads of alice's, want 3", n)
+	}
+
+	stalled[0]()
+	a := <-fourth
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	mediaCheckCreated(t, a.res)
+	for _, breakOff := range stalled[1:] {
+		breakOff()
+	}
+	mediaWaitReceiving(t, e, 0)
 }
 
 // ---- 7. OpenAPI ----
