@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -206,7 +207,7 @@ func readRest(parts *multipart.Reader, body io.Reader) error {
 	return nil
 }
 
-// nextPart is the form's next part. A bare io.EOF
+// nextPart is the form's next part, with its names checked. A bare io.EOF
 // comes only after the closing boundary; a wrapped one means the body
 // ended early, which is malformed (400).
 func nextPart(parts *multipart.Reader) (*multipart.Part, error) {
@@ -216,6 +217,18 @@ func nextPart(parts *multipart.Reader) (*multipart.Part, error) {
 	}
 	if err != nil {
 		return nil, uploadReadError(err)
+	}
+	// Names are text: bytes that are not UTF-8 are refused, never rewritten
+	// into something the client did not send.
+	disposition := part.Header.Get("Content-Disposition")
+	_, names, _ := mime.ParseMediaType(disposition)
+	switch {
+	case !utf8.ValidString(names["name"]):
+		return nil, huma.Error400BadRequest("A form field's name is not valid UTF-8.")
+	case !utf8.ValidString(names["filename"]):
+		return nil, huma.Error400BadRequest("The file name is not valid UTF-8.")
+	case !utf8.ValidString(disposition):
+		return nil, huma.Error400BadRequest("A part's Content-Disposition header is not valid UTF-8.")
 	}
 	return part, nil
 }

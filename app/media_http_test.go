@@ -35,9 +35,11 @@ import (
 // ---- helpers: multipart requests ----
 
 // mediaPart is one part of a multipart/form-data body: a file when
-// filename is set, else a plain field.
+// filename is set, else a plain field. disposition, when set, is sent as
+// the part's Content-Disposition byte for byte instead.
 type mediaPart struct {
 	field, filename, ctype string
+	disposition            string
 	data                   []byte
 }
 
@@ -57,6 +59,9 @@ func mediaForm(t testing.TB, parts ...mediaPart) ([]byte, string) {
 		disp := fmt.Sprintf(`form-data; name=%q`, p.field)
 		if p.filename != "" {
 			disp += fmt.Sprintf(`; filename=%q`, p.filename)
+		}
+		if p.disposition != "" {
+			disp = p.disposition
 		}
 		h.Set("Content-Disposition", disp)
 		if p.ctype != "" {
@@ -659,7 +664,9 @@ func TestMediaUploadRefusesPixelBombQuickly(t *testing.T) {
 	res := e.mediaPost(alice.Token, mediaPart{field: "file", filename: "a.png", ctype: "image/png", data: bomb})
 	elapsed := time.Since(start)
 	runtime.ReadMemStats(&after)
-	res.wantProblem(t, http.StatusRequestEntityTooLarge, "")
+	if p := res.wantProblem(t, http.StatusRequestEntityTooLarge, ""); !strings.Contains(p.Detail, "40 megapixels") {
+		t.Errorf("detail %q does not name the limit", p.Detail)
+	}
 	if elapsed > 2*time.Second {
 		t.Errorf("refusing the bomb took %v", elapsed)
 	}
@@ -695,7 +702,10 @@ func TestMediaUploadOverTheLimit(t *testing.T) {
 		res := e.mediaPost(alice.Token,
 			mediaPart{field: "caption", data: huge},
 			mediaFile(mediaNoiseJPEG(32, 32, 5)))
-		res.wantProblem(t, http.StatusRequestEntityTooLarge, "")
+		p := res.wantProblem(t, http.StatusRequestEntityTooLarge, "")
+		if !strings.Contains(p.Detail, "1 MiB") {
+			t.Errorf("detail %q does not name the limit", p.Detail)
+		}
 	})
 	if files := mediaDir(t, e); len(files) != 0 {
 		t.Errorf("media dir after refused uploads: %v", files)
@@ -731,6 +741,30 @@ func TestMediaUploadRequestErrors(t *testing.T) {
 	})
 	t.Run("other fields are skipped", func(t *testing.T) {
 		mediaCheckCreated(t, e.mediaPost(alice.Token, mediaPart{field: "caption", data: []byte("hi")}, mediaFile(small)))
+	})
+	// Names are refused, never rewritten, when they are not UTF-8: quoted,
+	// RFC 2231-encoded or bare, before the file or after it.
+	for name, disposition := range map[string]string{
+		"field name":            "form-data; name=\"fi\xffle\"",
+		"file name":             "form-data; name=\"file\"; filename=\"ph\xc3oto.jpg\"",
+		"file name in a folder": "form-data; name=\"file\"; filename=\"\xff/photo.jpg\"",
+		"RFC 2231 file name":    "form-data; name=\"file\"; filename*=UTF-8''ph%FFoto.jpg",
+		"unquoted field name":   "form-data; name=fi\xffle",
+		"field after the file":  "form-data; name=\"caption\xfe\"",
+	} {
+		t.Run(name+" not UTF-8", func(t *testing.T) {
+			parts := []mediaPart{{disposition: disposition, data: small}}
+			if name == "field after the file" {
+				parts = []mediaPart{mediaFile(small), {disposition: disposition, data: []byte("hi")}}
+			}
+			p := e.mediaPost(alice.Token, parts...).wantProblem(t, http.StatusBadRequest, "")
+			if !strings.Contains(p.Detail, "is not valid UTF-8") {
+				t.Errorf("detail %q", p.Detail)
+			}
+		})
+	}
+	t.Run("file name in UTF-8", func(t *testing.T) {
+		mediaCheckCreated(t, e.mediaPost(alice.Token, mediaPart{field: "file", filename: "été à Zürich 🌄.jpg", data: small}))
 	})
 	t.Run("malformed", func(t *testing.T) {
 		res, err := e.mediaSend(alice.Token, strings.NewReader("this is not a multipart body at all\r\n"),
