@@ -8,6 +8,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strconv"
+	"time"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -108,50 +110,150 @@ func (s *server) upload(ctx context.Context, in *uploadInput) (*uploadOutput, er
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return nil, huma.Error415UnsupportedMediaType("Send the photo as multipart/form-data in the field `file`.")
 	}
+	// The slot is taken before a byte of the body is read, so an account's
+	// uploads beyond its share wait holding nothing but a goroutine.
+	me, _ := currentUser(ctx)
+	release, err := s.uploads.acquire(ctx, me.ID)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	defer release()
+
 	in.req.Body = http.MaxBytesReader(in.w, in.req.Body, s.cfg.MaxUpload+multipartOverhead)
 	parts := multipart.NewReader(in.req.Body, params["boundary"])
+	up, err := s.receivePhoto(ctx, parts)
+	if err != nil {
+		return nil, err
+	}
+	defer up.Close()
+	if err := readRest(parts, in.req.Body); err != nil {
+		return nil, err
+	}
+	clearReadDeadline(in.w)
+
+	info, err := up.Save(ctx)
+	switch {
+	case err == nil:
+	case errors.Is(err, media.ErrTooManyPixels):
+		return nil, huma.Error413RequestEntityTooLarge("The image's dimensions are too large to process " +
+			"(at most 40 megapixels; animated GIFs at most 2560 px on a side).")
+	case errors.Is(err, media.ErrUnsupported):
+		return nil, huma.Error415UnsupportedMediaType("That is not a JPEG, PNG, GIF or WebP image, or it is damaged.")
+	default:
+		return nil, s.fail(ctx, err)
+	}
+	out := &uploadOutput{Location: "/media/" + info.Name}
+	out.Body.URL = "/media/" + info.Name
+	out.Body.ThumbnailURL = "/media/" + info.Name + "?size=thumb"
+	out.Body.ContentType = info.ContentType
+	out.Body.Width = info.Width
+	out.Body.Height = info.Height
+	out.Body.Bytes = info.Bytes
+	return out, nil
+}
+
+// receivePhoto reads the form up to the field "file", skipping any other
+// field before it, and streams the file into the media library.
+func (s *server) receivePhoto(ctx context.Context, parts *multipart.Reader) (*media.Upload, error) {
 	for {
-		part, err := parts.NextPart()
-		// A bare io.EOF comes only after the closing boundary; a wrapped one
-		// means the body ended early, which is malformed (400 below).
+		part, err := nextPart(parts)
 		if err == io.EOF {
 			return nil, fieldError("body.file", "is missing: send the photo in the field `file`", nil)
 		}
 		if err != nil {
-			return nil, uploadReadError(err)
+			return nil, err
 		}
 		if part.FormName() != "file" {
-			// Skip other fields, reading at most what the limit allows.
-			if _, err := io.Copy(io.Discard, part); err != nil {
-				return nil, uploadReadError(err)
+			if err := skipPart(part); err != nil {
+				return nil, err
 			}
 			continue
 		}
 		body := &readRecorder{r: part}
-		info, err := s.media.Save(ctx, body)
+		up, err := s.media.Receive(body)
 		switch {
 		case err == nil:
+			return up, nil
 		case body.err != nil && !errors.Is(body.err, io.EOF):
 			return nil, uploadReadError(body.err)
 		case errors.Is(err, media.ErrTooLarge):
 			return nil, huma.Error413RequestEntityTooLarge("The photo is larger than " + humanBytes(s.cfg.MaxUpload) + ".")
-		case errors.Is(err, media.ErrTooManyPixels):
-			return nil, huma.Error413RequestEntityTooLarge("The image's dimensions are too large to process " +
-				"(at most 40 megapixels; animated GIFs at most 2560 px on a side).")
-		case errors.Is(err, media.ErrUnsupported):
-			return nil, huma.Error415UnsupportedMediaType("That is not a JPEG, PNG, GIF or WebP image, or it is damaged.")
 		default:
 			return nil, s.fail(ctx, err)
 		}
-		out := &uploadOutput{Location: "/media/" + info.Name}
-		out.Body.URL = "/media/" + info.Name
-		out.Body.ThumbnailURL = "/media/" + info.Name + "?size=thumb"
-		out.Body.ContentType = info.ContentType
-		out.Body.Width = info.Width
-		out.Body.Height = info.Height
-		out.Body.Bytes = info.Bytes
-		return out, nil
 	}
+}
+
+// readRest reads what follows the photo to the end of the body: other
+// fields, the closing boundary, anything after it. The photo is decoded
+// only once the whole request has arrived: then the connection's read
+// deadline has nothing left to guard and can be lifted, and a client that
+// stops short of the end never holds a decode slot.
+func readRest(parts *multipart.Reader, body io.Reader) error {
+	for {
+		part, err := nextPart(parts)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := skipPart(part); err != nil {
+			return err
+		}
+	}
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		return uploadReadError(err)
+	}
+	return nil
+}
+
+// nextPart is the form's next part, with its names checked. A bare io.EOF
+// comes only after the closing boundary; a wrapped one means the body
+// ended early, which is malformed (400).
+func nextPart(parts *multipart.Reader) (*multipart.Part, error) {
+	part, err := parts.NextPart()
+	if err == io.EOF {
+		return nil, io.EOF
+	}
+	if err != nil {
+		return nil, uploadReadError(err)
+	}
+	// Names are text: bytes that are not UTF-8 are refused, never rewritten
+	// into something the client did not send.
+	disposition := part.Header.Get("Content-Disposition")
+	_, names, _ := mime.ParseMediaType(disposition)
+	switch {
+	case !utf8.ValidString(names["name"]):
+		return nil, huma.Error400BadRequest("A form field's name is not valid UTF-8.")
+	case !utf8.ValidString(names["filename"]):
+		return nil, huma.Error400BadRequest("The file name is not valid UTF-8.")
+	case !utf8.ValidString(disposition):
+		return nil, huma.Error400BadRequest("A part's Content-Disposition header is not valid UTF-8.")
+	}
+	return part, nil
+}
+
+// skipPart reads past a part the upload does not use, within the body's
+// limit.
+func skipPart(part *multipart.Part) error {
+	if _, err := io.Copy(io.Discard, part); err != nil {
+		return uploadReadError(err)
+	}
+	return nil
+}
+
+// clearReadDeadline lifts any read deadline left on the connection, once
+// an upload's body has been read to its end. A deadline passing during a
+// long decode would fail net/http's background read (which watches for
+// the client leaving), and that cancels the request's context: a photo
+// still being processed would be answered 499 as if its client had gone.
+// net/http lifts the deadline of the server's ReadTimeout itself when the
+// body reaches its end; lifting it here too keeps the upload safe from any
+// deadline set since, whoever set it.
+func clearReadDeadline(w http.ResponseWriter) {
+	// Writers that cannot (a test's recorder) have no deadline to lift.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 }
 
 // readRecorder remembers the error reading the upload gave, so a broken or

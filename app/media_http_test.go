@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"image"
@@ -34,9 +35,11 @@ import (
 // ---- helpers: multipart requests ----
 
 // mediaPart is one part of a multipart/form-data body: a file when
-// filename is set, else a plain field.
+// filename is set, else a plain field. disposition, when set, is sent as
+// the part's Content-Disposition byte for byte instead.
 type mediaPart struct {
 	field, filename, ctype string
+	disposition            string
 	data                   []byte
 }
 
@@ -56,6 +59,9 @@ func mediaForm(t testing.TB, parts ...mediaPart) ([]byte, string) {
 		disp := fmt.Sprintf(`form-data; name=%q`, p.field)
 		if p.filename != "" {
 			disp += fmt.Sprintf(`; filename=%q`, p.filename)
+		}
+		if p.disposition != "" {
+			disp = p.disposition
 		}
 		h.Set("Content-Disposition", disp)
 		if p.ctype != "" {
@@ -96,6 +102,46 @@ func (e *testEnv) mediaSend(token string, body io.Reader, ctype string) (*respon
 		return nil, err
 	}
 	return &response{Response: res, body: b}, nil
+}
+
+// mediaStall starts an upload of body that stops short of its last bytes
+// and waits there; breakOff ends it as a client that gives up would, and
+// cleanup does if the test has not (the server cannot close before).
+func (e *testEnv) mediaStall(token string, body []byte, ctype string) (breakOff func()) {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.mediaSend(token, pr, ctype) // fails once broken off
+	}()
+	go pw.Write(body[:len(body)-8])
+	breakOff = sync.OnceFunc(func() {
+		pw.CloseWithError(errors.New("upload broken off"))
+		<-done
+	})
+	e.t.Cleanup(breakOff)
+	return breakOff
+}
+
+// mediaReceiving counts the uploads the server is receiving: each has a
+// temporary file in the media directory.
+func mediaReceiving(t testing.TB, e *testEnv) int {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(e.cfg.DataDir, app.MediaDir, "upload-*.tmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(names)
+}
+
+// mediaWaitReceiving polls until the server is receiving n uploads.
+func mediaWaitReceiving(t testing.TB, e *testEnv, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); mediaReceiving(t, e) != n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server is receiving %d uploads, want %d", mediaReceiving(t, e), n)
+		}
+	}
 }
 
 // mediaPost uploads the parts and returns the answer, whatever its status.
@@ -618,7 +664,9 @@ func TestMediaUploadRefusesPixelBombQuickly(t *testing.T) {
 	res := e.mediaPost(alice.Token, mediaPart{field: "file", filename: "a.png", ctype: "image/png", data: bomb})
 	elapsed := time.Since(start)
 	runtime.ReadMemStats(&after)
-	res.wantProblem(t, http.StatusRequestEntityTooLarge, "")
+	if p := res.wantProblem(t, http.StatusRequestEntityTooLarge, ""); !strings.Contains(p.Detail, "40 megapixels") {
+		t.Errorf("detail %q does not name the limit", p.Detail)
+	}
 	if elapsed > 2*time.Second {
 		t.Errorf("refusing the bomb took %v", elapsed)
 	}
@@ -654,7 +702,10 @@ func TestMediaUploadOverTheLimit(t *testing.T) {
 		res := e.mediaPost(alice.Token,
 			mediaPart{field: "caption", data: huge},
 			mediaFile(mediaNoiseJPEG(32, 32, 5)))
-		res.wantProblem(t, http.StatusRequestEntityTooLarge, "")
+		p := res.wantProblem(t, http.StatusRequestEntityTooLarge, "")
+		if !strings.Contains(p.Detail, "1 MiB") {
+			t.Errorf("detail %q does not name the limit", p.Detail)
+		}
 	})
 	if files := mediaDir(t, e); len(files) != 0 {
 		t.Errorf("media dir after refused uploads: %v", files)
@@ -690,6 +741,30 @@ func TestMediaUploadRequestErrors(t *testing.T) {
 	})
 	t.Run("other fields are skipped", func(t *testing.T) {
 		mediaCheckCreated(t, e.mediaPost(alice.Token, mediaPart{field: "caption", data: []byte("hi")}, mediaFile(small)))
+	})
+	// Names are refused, never rewritten, when they are not UTF-8: quoted,
+	// RFC 2231-encoded or bare, before the file or after it.
+	for name, disposition := range map[string]string{
+		"field name":            "form-data; name=\"fi\xffle\"",
+		"file name":             "form-data; name=\"file\"; filename=\"ph\xc3oto.jpg\"",
+		"file name in a folder": "form-data; name=\"file\"; filename=\"\xff/photo.jpg\"",
+		"RFC 2231 file name":    "form-data; name=\"file\"; filename*=UTF-8''ph%FFoto.jpg",
+		"unquoted field name":   "form-data; name=fi\xffle",
+		"field after the file":  "form-data; name=\"caption\xfe\"",
+	} {
+		t.Run(name+" not UTF-8", func(t *testing.T) {
+			parts := []mediaPart{{disposition: disposition, data: small}}
+			if name == "field after the file" {
+				parts = []mediaPart{mediaFile(small), {disposition: disposition, data: []byte("hi")}}
+			}
+			p := e.mediaPost(alice.Token, parts...).wantProblem(t, http.StatusBadRequest, "")
+			if !strings.Contains(p.Detail, "is not valid UTF-8") {
+				t.Errorf("detail %q", p.Detail)
+			}
+		})
+	}
+	t.Run("file name in UTF-8", func(t *testing.T) {
+		mediaCheckCreated(t, e.mediaPost(alice.Token, mediaPart{field: "file", filename: "été à Zürich 🌄.jpg", data: small}))
 	})
 	t.Run("malformed", func(t *testing.T) {
 		res, err := e.mediaSend(alice.Token, strings.NewReader("this is not a multipart body at all\r\n"),
@@ -892,6 +967,51 @@ func TestMediaParallelUploads(t *testing.T) {
 		e.mediaGet(info.URL).wantStatus(t, http.StatusOK)
 		e.mediaGet(info.ThumbnailURL).wantStatus(t, http.StatusOK)
 	}
+}
+
+// At most three uploads of one account are read at once; a fourth waits,
+// its body unread, until one of them ends. Other accounts do not wait.
+func TestMediaUploadsWaitForTheirAccountsSlots(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alice, bob := e.signUp("alice"), e.signUp("bob")
+	photo := mediaNoiseJPEG(64, 48, 30)
+	body, ctype := mediaForm(t, mediaFile(photo))
+
+	var stalled []func()
+	for range 3 {
+		stalled = append(stalled, e.mediaStall(alice.Token, body, ctype))
+	}
+	mediaWaitReceiving(t, e, 3)
+	type answer struct {
+		res *response
+		err error
+	}
+	fourth := make(chan answer, 1)
+	go func() {
+		res, err := e.mediaSend(alice.Token, bytes.NewReader(body), ctype)
+		fourth <- answer{res, err}
+	}()
+	mediaCheckCreated(t, e.mediaPost(bob.Token, mediaFile(photo)))
+	select {
+	case a := <-fourth:
+		t.Fatalf("a fourth upload was answered while three were in flight: %+v", a)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if n := mediaReceiving(t, e); n != 3 {
+		t.Errorf("receiving %d uploads of alice's, want 3", n)
+	}
+
+	stalled[0]()
+	a := <-fourth
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	mediaCheckCreated(t, a.res)
+	for _, breakOff := range stalled[1:] {
+		breakOff()
+	}
+	mediaWaitReceiving(t, e, 0)
 }
 
 // ---- 7. OpenAPI ----

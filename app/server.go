@@ -60,6 +60,7 @@ type server struct {
 	limiters  map[string]*limiter.Limiter
 	clientIPs *clientip.Resolver
 	media     *media.Library
+	uploads   *uploadSlots
 	assistant *assistant.Client
 	health    health
 }
@@ -102,6 +103,7 @@ func newServer(d Deps) (*server, http.Handler, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	s.uploads = newUploadSlots(uploadsPerAccount)
 	ai := assistant.Config{
 		BaseURL: d.Config.AIBaseURL,
 		Model:   d.Config.AIModel,

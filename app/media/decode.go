@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io"
 
 	"golang.org/x/image/webp"
 )
@@ -48,12 +50,12 @@ func sniff(data []byte) (format, bool) {
 // called directly rather than through image.DecodeConfig so that nothing
 // depends on which decoders some other package registered) and refuses the
 // image before any pixel memory is allocated for it.
-func (l *Library) checkHeader(f format, data []byte) error {
+func (l *Library) checkHeader(f format, data *io.SectionReader) error {
 	var (
 		cfg image.Config
 		err error
 	)
-	r := bytes.NewReader(data)
+	r := readFrom(data)
 	switch f {
 	case formatJPEG:
 		cfg, err = jpeg.DecodeConfig(r)
@@ -72,7 +74,7 @@ func (l *Library) checkHeader(f format, data []byte) error {
 	var frames int
 	var framePixels int64
 	if f == formatGIF {
-		if frames, framePixels, err = scanGIF(data); err != nil {
+		if frames, framePixels, err = scanGIF(readFrom(data)); err != nil {
 			return fmt.Errorf("%w: gif: %v", ErrUnsupported, err)
 		}
 	}
@@ -89,7 +91,7 @@ func (l *Library) checkHeader(f format, data []byte) error {
 	// its last scan. The budget in bytes is that of MaxPixels at 4 bytes.
 	bpp := bytesPerPixel(cfg.ColorModel)
 	if f == formatJPEG {
-		bpp = max(bpp, jpegBytesPerPixel(data))
+		bpp = max(bpp, jpegBytesPerPixel(readFrom(data)))
 	}
 	if float64(pixels)*bpp > 4*float64(l.opts.MaxPixels) {
 		return fmt.Errorf("%w: %v of %d×%d at %.1f bytes a pixel", ErrTooManyPixels, f, w, h, bpp)
@@ -133,9 +135,9 @@ func bytesPerPixel(m color.Model) float64 {
 // subsampled, so the samples per pixel come from the frame header's
 // sampling factors. For a baseline JPEG it returns 0 (the colour model
 // covers it).
-func jpegBytesPerPixel(data []byte) float64 {
+func jpegBytesPerPixel(r *bufio.Reader) float64 {
 	var bpp float64
-	walkJPEG(data, func(marker byte, p []byte) bool {
+	walkJPEG(r, func(marker byte, p []byte) bool {
 		// SOF2 is progressive Huffman, SOF6/SOF10/SOF14 the others image/jpeg
 		// refuses anyway; SOF0/SOF1 are sequential.
 		if marker != 0xc2 {
@@ -163,33 +165,44 @@ var errGIFStructure = errors.New("broken block structure")
 // scanGIF walks the GIF block structure (GIF89a spec, sections 17–27)
 // without decompressing anything, counting image descriptors and adding up
 // their areas. It stops at the trailer, which gif.DecodeAll requires too.
-func scanGIF(b []byte) (frames int, pixels int64, err error) {
-	const header = 13 // signature, logical screen descriptor
-	if len(b) < header {
+func scanGIF(r *bufio.Reader) (frames int, pixels int64, err error) {
+	var header [13]byte // signature, logical screen descriptor
+	if _, err := io.ReadFull(r, header[:]); err != nil {
 		return 0, 0, errGIFStructure
 	}
-	p := header
-	if b[10]&0x80 != 0 {
-		p += 3 << (b[10]&7 + 1) // global colour table
+	if header[10]&0x80 != 0 {
+		if _, err := r.Discard(3 << (header[10]&7 + 1)); err != nil { // global colour table
+			return 0, 0, errGIFStructure
+		}
 	}
-	for p < len(b) {
-		switch b[p] {
+	for {
+		block, err := r.ReadByte()
+		if err != nil {
+			return 0, 0, errGIFStructure
+		}
+		switch block {
 		case 0x21: // extension: introducer, label, data sub-blocks
-			if p, err = skipSubBlocks(b, p+2); err != nil {
+			if _, err := r.Discard(1); err != nil {
+				return 0, 0, errGIFStructure
+			}
+			if err := skipSubBlocks(r); err != nil {
 				return 0, 0, err
 			}
 		case 0x2c: // image descriptor: 10 bytes, colour table, LZW size, sub-blocks
-			if p+10 > len(b) {
+			var d [9]byte
+			if _, err := io.ReadFull(r, d[:]); err != nil {
 				return 0, 0, errGIFStructure
 			}
-			w := int64(binary.LittleEndian.Uint16(b[p+5:]))
-			h := int64(binary.LittleEndian.Uint16(b[p+7:]))
-			packed := b[p+9]
-			p += 10
-			if packed&0x80 != 0 {
-				p += 3 << (packed&7 + 1)
+			w := int64(binary.LittleEndian.Uint16(d[4:]))
+			h := int64(binary.LittleEndian.Uint16(d[6:]))
+			skip := 1 // LZW minimum code size
+			if packed := d[8]; packed&0x80 != 0 {
+				skip += 3 << (packed&7 + 1)
 			}
-			if p, err = skipSubBlocks(b, p+1); err != nil {
+			if _, err := r.Discard(skip); err != nil {
+				return 0, 0, errGIFStructure
+			}
+			if err := skipSubBlocks(r); err != nil {
 				return 0, 0, err
 			}
 			frames++
@@ -200,22 +213,22 @@ func scanGIF(b []byte) (frames int, pixels int64, err error) {
 			return 0, 0, errGIFStructure
 		}
 	}
-	return 0, 0, errGIFStructure
 }
 
-// skipSubBlocks returns the offset after the chain of length-prefixed
-// sub-blocks starting at p and its zero-length terminator.
-func skipSubBlocks(b []byte, p int) (int, error) {
+// skipSubBlocks reads past a chain of length-prefixed sub-blocks and its
+// zero-length terminator.
+func skipSubBlocks(r *bufio.Reader) error {
 	for {
-		if p >= len(b) {
-			return 0, errGIFStructure
+		n, err := r.ReadByte()
+		if err != nil {
+			return errGIFStructure
 		}
-		n := int(b[p])
-		p++
 		if n == 0 {
-			return p, nil
+			return nil
 		}
-		p += n
+		if _, err := r.Discard(int(n)); err != nil {
+			return errGIFStructure
+		}
 	}
 }
 
@@ -223,12 +236,11 @@ func skipSubBlocks(b []byte, p int) (int, error) {
 // checkHeader. Any failure — truncation, corrupt data, a WebP feature the
 // decoder lacks such as animation — means the upload is not an image we
 // can store.
-func decodeStill(f format, data []byte) (image.Image, error) {
+func decodeStill(f format, r io.Reader) (image.Image, error) {
 	var (
 		img image.Image
 		err error
 	)
-	r := bytes.NewReader(data)
 	switch f {
 	case formatJPEG:
 		img, err = jpeg.Decode(r)

@@ -20,12 +20,17 @@
 //
 // # Files
 //
-// Everything lives flat in one directory (created 0700, files 0600). Each
-// file is written to a temporary "upload-*.tmp" in the same directory,
-// synced, closed and renamed into place; the thumbnail is renamed before the
-// image, so a name that can be seen always has its thumbnail. A crash can
-// leave a temporary file (removed by the next Open) or a thumbnail whose
-// image never appeared (never referenced, harmless).
+// Everything lives flat in one directory (created 0700, files 0600). An
+// upload is first streamed into a temporary "upload-*.tmp" there through
+// one fixed buffer (Receive), so an upload that is slow or stalls costs a
+// file, never memory in proportion to its size. Sniffing, the header check
+// and decoding then read that file (Upload.Save), and it is removed
+// whatever the outcome (Upload.Close). Each stored file is written to
+// another temporary file, synced, closed and renamed into place; the
+// thumbnail is renamed before the image, so a name that can be seen always
+// has its thumbnail. A crash can leave temporary files (removed by the next
+// Open) or a thumbnail whose image never appeared (never referenced,
+// harmless).
 package media
 
 import (
@@ -38,8 +43,9 @@ import (
 	"strings"
 )
 
-// Errors returned by Save and Open. The HTTP layer maps them to statuses
-// (415, 413, 413 or 422, 404); the wrapped detail is for logs only.
+// Errors returned by Receive, Save and Open. The HTTP layer maps them to
+// statuses (415, 413, 413 or 422, 404); the wrapped detail is for logs
+// only.
 var (
 	// ErrUnsupported: the bytes are not a JPEG, PNG, GIF or WebP image that
 	// decodes completely.

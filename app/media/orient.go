@@ -1,10 +1,12 @@
 package media
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"image"
 	"image/draw"
+	"io"
 
 	"github.com/rwcarlsen/goexif/exif"
 )
@@ -12,8 +14,8 @@ import (
 // jpegOrientation returns the EXIF Orientation (1–8) of a JPEG, or 1 when
 // there is none or it cannot be read. Viewers rotate photos by this tag;
 // since re-encoding drops it, the rotation has to be baked into the pixels.
-func jpegOrientation(data []byte) (orientation int) {
-	seg := exifSegment(data)
+func jpegOrientation(r *bufio.Reader) (orientation int) {
+	seg := exifSegment(r)
 	if seg == nil {
 		return 1
 	}
@@ -45,11 +47,11 @@ func jpegOrientation(data []byte) (orientation int) {
 // ("Exif\0\0" and a TIFF structure). Handing goexif only this segment,
 // rather than the whole file, stops it from finding marker-like bytes
 // inside other segments.
-func exifSegment(b []byte) []byte {
+func exifSegment(r *bufio.Reader) []byte {
 	var exif []byte
-	walkJPEG(b, func(marker byte, payload []byte) bool {
+	walkJPEG(r, func(marker byte, payload []byte) bool {
 		if marker == 0xe1 && bytes.HasPrefix(payload, []byte("Exif\x00\x00")) {
-			exif = payload
+			exif = bytes.Clone(payload)
 			return false
 		}
 		return true
@@ -58,35 +60,50 @@ func exifSegment(b []byte) []byte {
 }
 
 // walkJPEG calls fn with each marker segment of a JPEG up to the first
-// start of scan, where the header ends, until fn returns false.
-func walkJPEG(b []byte, fn func(marker byte, payload []byte) bool) {
-	if len(b) < 4 || b[0] != 0xff || b[1] != 0xd8 {
+// start of scan, where the header ends, until fn returns false. It reads
+// one segment at a time, so it holds at most one segment (under 64 KiB)
+// however large the file; payload is only valid during the call.
+func walkJPEG(r *bufio.Reader, fn func(marker byte, payload []byte) bool) {
+	var soi [2]byte
+	if _, err := io.ReadFull(r, soi[:]); err != nil || soi != [2]byte{0xff, 0xd8} {
 		return
 	}
-	p := 2
-	for p+4 <= len(b) {
-		if b[p] != 0xff {
+	var buf []byte
+	for {
+		if b, err := r.ReadByte(); err != nil || b != 0xff {
 			return
 		}
-		marker := b[p+1]
+		marker, err := r.ReadByte()
+		if err != nil {
+			return
+		}
 		switch {
-		case marker == 0xff: // fill byte
-			p++
+		case marker == 0xff: // fill byte: it may itself start the marker
+			r.UnreadByte()
 			continue
 		case marker == 0xda, marker == 0xd9: // start of scan, end of image
 			return
 		case marker == 0x01, marker >= 0xd0 && marker <= 0xd7: // no length
-			p += 2
 			continue
 		}
-		n := int(binary.BigEndian.Uint16(b[p+2:]))
-		if n < 2 || p+2+n > len(b) {
+		var length [2]byte
+		if _, err := io.ReadFull(r, length[:]); err != nil {
 			return
 		}
-		if !fn(marker, b[p+4:p+2+n]) {
+		n := int(binary.BigEndian.Uint16(length[:]))
+		if n < 2 {
 			return
 		}
-		p += 2 + n
+		if cap(buf) < n-2 {
+			buf = make([]byte, n-2, 1<<16)
+		}
+		payload := buf[:n-2]
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return
+		}
+		if !fn(marker, payload) {
+			return
+		}
 	}
 }
 

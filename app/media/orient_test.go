@@ -1,9 +1,12 @@
 package media
 
 import (
+	"bufio"
+	"bytes"
 	"image"
 	"image/color"
 	"image/draw"
+	"io"
 	"testing"
 )
 
@@ -75,4 +78,29 @@ func TestOrientMovesEveryPixel(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Reading the orientation reads the header and stops at the start of
+// scan, however much image data follows.
+func TestExifSegmentReadsOnlyTheHeader(t *testing.T) {
+	t.Parallel()
+	exif := []byte("Exif\x00\x00II*\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+	header := []byte{0xff, 0xd8, 0xff, 0xe1, 0, byte(len(exif) + 2)}
+	header = append(header, exif...)
+	header = append(header, 0xff, 0xda, 0, 2)
+	src := &io.LimitedReader{R: io.MultiReader(bytes.NewReader(header), zeros{}), N: 64 << 20}
+	if got := exifSegment(bufio.NewReader(src)); !bytes.Equal(got, exif) {
+		t.Errorf("got % x, want % x", got, exif)
+	}
+	if read := 64<<20 - src.N; read > 64<<10 {
+		t.Errorf("read %d bytes of a %d-byte header", read, len(header))
+	}
+}
+
+// zeros is an endless reader of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

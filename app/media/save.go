@@ -2,7 +2,6 @@ package media
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -21,12 +20,63 @@ import (
 )
 
 // Save reads one upload from r, checks and re-encodes it, and stores it
-// with its thumbnail under a new random name.
+// with its thumbnail under a new random name. It is Receive followed by
+// Upload.Save, with their errors, for a caller with nothing to do in
+// between.
+func (l *Library) Save(ctx context.Context, r io.Reader) (Info, error) {
+	up, err := l.Receive(r)
+	if err != nil {
+		return Info{}, err
+	}
+	defer up.Close()
+	return up.Save(ctx)
+}
+
+// Upload is an upload received into a temporary file in the library's
+// directory, waiting to be checked and stored (Save). Close removes the
+// file, whatever happened.
+type Upload struct {
+	lib  *Library
+	file *os.File
+	data *io.SectionReader // the file's content, as received
+}
+
+// receiveBuffer is the memory an upload holds while it arrives: one
+// buffer of this size, however large the upload and however long it takes.
+const receiveBuffer = 32 << 10
+
+// Receive streams r into a temporary file (mode 0600, in the library's
+// directory), reading at most MaxBytes+1 bytes whatever r holds: a longer
+// upload is ErrTooLarge. Errors from r are returned as they are, so a
+// caller's http.MaxBytesReader error stays recognisable. Nothing is checked
+// yet: a stalled or slow upload costs a file and a small buffer, never
+// memory in proportion to its size.
+func (l *Library) Receive(r io.Reader) (*Upload, error) {
+	f, err := os.CreateTemp(l.dir, tempPattern)
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	up := &Upload{lib: l, file: f}
+	n, err := copyLimited(f, r, l.opts.MaxBytes)
+	if err != nil {
+		up.Close()
+		return nil, err
+	}
+	up.data = io.NewSectionReader(f, 0, n)
+	return up, nil
+}
+
+// Close removes the upload's temporary file.
+func (u *Upload) Close() error {
+	return errors.Join(u.file.Close(), os.Remove(u.file.Name()))
+}
+
+// Save checks the upload and re-encodes it, and stores it with its
+// thumbnail under a new random name.
 //
-// At most MaxBytes+1 bytes are read, whatever r holds. The format is decided
-// by content (never a file name or a client's content type) and must then
-// decode completely: anything else is ErrUnsupported, a longer upload
-// ErrTooLarge, and a header declaring too many pixels ErrTooManyPixels,
+// The format is decided by content (never a file name or a client's
+// content type) and must then decode completely: anything else is
+// ErrUnsupported, and a header declaring too many pixels ErrTooManyPixels,
 // before any pixels are allocated. JPEG is stored as JPEG with its EXIF
 // orientation applied (the only format whose orientation tag is read), PNG
 // as PNG, WebP as JPEG (PNG when it has transparency, since there is no WebP
@@ -34,20 +84,18 @@ import (
 // MaxSide; a GIF over MaxSide is ErrTooManyPixels.
 //
 // Decoding and encoding wait for one of Options.Workers slots; while
-// waiting, Save gives up when ctx is done. Errors from r are returned as
-// they are, so a caller's http.MaxBytesReader error stays recognisable.
-func (l *Library) Save(ctx context.Context, r io.Reader) (Info, error) {
-	data, err := readLimited(r, l.opts.MaxBytes)
-	if err != nil {
-		return Info{}, err
-	}
-	f, ok := sniff(data)
+// waiting, Save gives up when ctx is done.
+func (u *Upload) Save(ctx context.Context) (Info, error) {
+	l := u.lib
+	var magic [12]byte
+	n, _ := u.data.ReadAt(magic[:], 0) // a shorter file is simply no image
+	f, ok := sniff(magic[:n])
 	if !ok {
 		return Info{}, fmt.Errorf("%w: unknown signature", ErrUnsupported)
 	}
 	// The header check is cheap and allocates nothing large, so a refusal
 	// need not queue behind other uploads.
-	if err := l.checkHeader(f, data); err != nil {
+	if err := l.checkHeader(f, u.data); err != nil {
 		return Info{}, err
 	}
 
@@ -63,10 +111,11 @@ func (l *Library) Save(ctx context.Context, r io.Reader) (Info, error) {
 	}
 
 	var out *rendition
+	var err error
 	if f == formatGIF {
-		out, err = l.prepareGIF(data)
+		out, err = l.prepareGIF(u.data)
 	} else {
-		out, err = l.prepareStill(f, data)
+		out, err = l.prepareStill(f, u.data)
 	}
 	if err != nil {
 		return Info{}, err
@@ -75,6 +124,12 @@ func (l *Library) Save(ctx context.Context, r io.Reader) (Info, error) {
 		return Info{}, err
 	}
 	return l.store(out)
+}
+
+// readFrom returns a buffered reader over data from its start; each
+// reader is independent of the others.
+func readFrom(data *io.SectionReader) *bufio.Reader {
+	return bufio.NewReaderSize(io.NewSectionReader(data, 0, data.Size()), receiveBuffer)
 }
 
 // rendition is what gets written: the image to store and its thumbnail.
@@ -88,12 +143,12 @@ type rendition struct {
 // prepareStill decodes a JPEG, PNG or WebP and makes the stored still of
 // it, scaled to MaxSide and turned upright in one pass, so that at most
 // the decoded image and the stored one are live at once.
-func (l *Library) prepareStill(f format, data []byte) (*rendition, error) {
+func (l *Library) prepareStill(f format, data *io.SectionReader) (*rendition, error) {
 	orientation := 1
 	if f == formatJPEG {
-		orientation = jpegOrientation(data)
+		orientation = jpegOrientation(readFrom(data))
 	}
-	img, err := decodeStill(f, data)
+	img, err := decodeStill(f, readFrom(data))
 	if err != nil {
 		return nil, err
 	}
@@ -119,8 +174,8 @@ func (l *Library) prepareStill(f format, data []byte) (*rendition, error) {
 // rectangles, palettes, delays, disposal and loop count carry over, while
 // comments and application extensions other than the loop count (XMP among
 // them) are dropped. checkHeader already refused GIFs over MaxSide.
-func (l *Library) prepareGIF(data []byte) (*rendition, error) {
-	g, err := gif.DecodeAll(bytes.NewReader(data))
+func (l *Library) prepareGIF(data *io.SectionReader) (*rendition, error) {
+	g, err := gif.DecodeAll(readFrom(data))
 	if err != nil {
 		return nil, fmt.Errorf("%w: gif: %v", ErrUnsupported, err)
 	}
@@ -266,31 +321,30 @@ func newID() (string, error) {
 	return idEncoding.EncodeToString(b[:]), nil
 }
 
-// readLimited reads r to the end, but never more than limit+1 bytes and
-// never into a buffer larger than that: one byte past the limit is enough
-// to know the upload is too large.
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	buf := make([]byte, 0, min(limit+1, 256<<10))
-	for {
-		if len(buf) == cap(buf) {
-			if int64(len(buf)) > limit {
-				return nil, fmt.Errorf("%w: over %d bytes", ErrTooLarge, limit)
+// copyLimited copies r into dst through one fixed buffer until r ends,
+// and returns how many bytes it copied; it never asks r for more than
+// limit+1 bytes, one past the limit being enough to know the upload is too
+// large. Errors from r are returned unwrapped.
+func copyLimited(dst io.Writer, r io.Reader, limit int64) (int64, error) {
+	buf := make([]byte, receiveBuffer)
+	var n int64
+	for n <= limit {
+		m, err := r.Read(buf[:min(int64(len(buf)), limit+1-n)])
+		if m > 0 {
+			if _, werr := dst.Write(buf[:m]); werr != nil {
+				return n, fmt.Errorf("media: receiving upload: %w", werr)
 			}
-			grown := make([]byte, len(buf), min(2*int64(cap(buf)), limit+1))
-			copy(grown, buf)
-			buf = grown
+			n += int64(m)
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return n, err
 		}
 	}
-	if int64(len(buf)) > limit {
-		return nil, fmt.Errorf("%w: over %d bytes", ErrTooLarge, limit)
+	if n > limit {
+		return n, fmt.Errorf("%w: over %d bytes", ErrTooLarge, limit)
 	}
-	return buf, nil
+	return n, nil
 }

@@ -74,21 +74,27 @@ func TestStoreCleansUpOnFailure(t *testing.T) {
 	}
 }
 
-// readLimited never asks its reader for more than the limit and one byte,
-// whatever the sizes of the reads.
-func TestReadLimited(t *testing.T) {
+// copyLimited never asks its reader for more than the limit and one byte,
+// whatever the sizes of the reads, and copies everything up to the limit.
+func TestCopyLimited(t *testing.T) {
 	t.Parallel()
-	for _, size := range []int{0, 1, 1000, 1 << 20, 1<<20 + 1, 3 << 20} {
-		r := &io.LimitedReader{R: bytes.NewReader(make([]byte, size)), N: int64(size)}
-		got, err := readLimited(r, 1<<20)
+	const limit = 1 << 20
+	for _, size := range []int{0, 1, 1000, receiveBuffer, receiveBuffer + 1, limit, limit + 1, 3 << 20} {
+		src := make([]byte, size)
+		for i := range src {
+			src[i] = byte(i * 7)
+		}
+		r := &io.LimitedReader{R: bytes.NewReader(src), N: int64(size)}
+		var dst bytes.Buffer
+		n, err := copyLimited(&dst, r, limit)
 		read := int64(size) - r.N
 		switch {
-		case size > 1<<20:
-			if !errors.Is(err, ErrTooLarge) || read > 1<<20+1 {
+		case size > limit:
+			if !errors.Is(err, ErrTooLarge) || read > limit+1 {
 				t.Errorf("%d bytes: got %v after reading %d", size, err, read)
 			}
-		case err != nil || len(got) != size || cap(got) > 1<<20+1:
-			t.Errorf("%d bytes: got %d (cap %d), %v", size, len(got), cap(got), err)
+		case err != nil || n != int64(size) || !bytes.Equal(dst.Bytes(), src):
+			t.Errorf("%d bytes: copied %d (%d in dst), %v", size, n, dst.Len(), err)
 		}
 	}
 }
