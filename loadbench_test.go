@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"moments/internal/testutil"
 	"moments/store"
 	"moments/store/storetest"
 )
@@ -163,7 +164,7 @@ func seededDatabase(b *testing.B) string {
 type process struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 	exited chan struct{}
 }
 
@@ -207,7 +208,7 @@ func startBinary(tb testing.TB, data string, flags ...string) *process {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)

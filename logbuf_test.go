@@ -5,13 +5,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"moments/internal/testutil"
 )
 
 // Request lines are written together, a little late; a warning takes the
 // lines before it out at once, in order; Flush writes the rest.
 func TestLogBuffer(t *testing.T) {
 	t.Parallel()
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	b := newLogBuffer(out, time.Hour)
 	log := slog.New(flushingHandler{slog.NewTextHandler(b, nil), b, slog.LevelWarn})
 
@@ -41,7 +43,7 @@ func TestLogBuffer(t *testing.T) {
 // A buffered line is written by itself within the delay.
 func TestLogBufferWritesLateLines(t *testing.T) {
 	t.Parallel()
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	b := newLogBuffer(out, 20*time.Millisecond)
 	b.Write([]byte("line\n"))
 	deadline := time.Now().Add(5 * time.Second)

@@ -14,29 +14,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"moments/app"
+	"moments/internal/testutil"
 )
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestMain removes the binary the crash and load tests build. Started with
 // staticBodyEnv set, the test binary is instead the load benchmark's static
@@ -63,7 +46,7 @@ type instance struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when run returns
 	err    error         // what run returned, once done is closed
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 }
 
 var listenLine = regexp.MustCompile(`running at (http://127\.0\.0\.1:\d+)`)
@@ -72,7 +55,7 @@ var listenLine = regexp.MustCompile(`running at (http://127\.0\.0\.1:\d+)`)
 func start(t *testing.T, args []string, env map[string]string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 	in := &instance{cancel: cancel, done: make(chan struct{}), stderr: stderr}
 	go func() {
 		in.err = run(ctx, args, envFrom(env), strings.NewReader(""), stdout, stderr)

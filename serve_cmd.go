@@ -47,11 +47,13 @@ func serve(ctx context.Context, env *environment, args []string) (err error) {
 	// when serve returns.
 	logs := newLogBuffer(env.stderr, logDelay)
 	defer logs.Flush()
-	log := slog.New(flushingHandler{newLogHandler(cfg.LogFormat, logs), logs, slog.LevelWarn})
+	log := slog.New(app.LogRequestIDs(flushingHandler{newLogHandler(cfg.LogFormat, logs), logs, slog.LevelWarn}))
 
 	st, err := store.Open(ctx, cfg.DataDir, store.Options{
 		Migrations:  migrationsFS(),
 		Synchronous: cfg.Synchronous,
+		NoFeedCache: !cfg.FeedCache,
+		Logger:      log,
 		OnSnapshot: func(snap store.Snapshot) {
 			log.Info("copied the database before migrating it", "from", snap.From, "to", snap.To,
 				"copy", snap.Path, "older_copies_removed", snap.Removed)

@@ -33,6 +33,7 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	ClientIPHeader string // canonical, as clientip.ParseHeader spells it
 	Synchronous    string // SQLite synchronous: NORMAL or FULL
+	FeedCache      bool   // keep posts' JSON in memory for feed pages (off: read every page from the table)
 	MaxUpload      int64
 	LogFormat      string // "text" or "json"
 
@@ -53,6 +54,7 @@ func DefaultConfig() Config {
 		Registration:   "open",
 		ClientIPHeader: "X-Forwarded-For",
 		Synchronous:    "NORMAL",
+		FeedCache:      true,
 		MaxUpload:      10 << 20,
 		LogFormat:      "text",
 		AITimeout:      60 * time.Second,
@@ -146,6 +148,17 @@ func settings() []setting {
 				return fmt.Errorf("%q is neither NORMAL nor FULL", v)
 			}
 			c.Synchronous = v
+			return nil
+		}},
+		{"feed-cache", "MOMENTS_FEED_CACHE", "on or off: off reads every feed page from the database instead of the feed cache (slower; a switch for when the cache is suspected of a fault)", "on", func(c *Config, v string) error {
+			switch v {
+			case "on":
+				c.FeedCache = true
+			case "off":
+				c.FeedCache = false
+			default:
+				return fmt.Errorf("%q is neither on nor off", v)
+			}
 			return nil
 		}},
 		{"max-upload", "MOMENTS_MAX_UPLOAD", "largest photo upload in bytes (suffixes KiB, MiB allowed)", "10MiB", func(c *Config, v string) error {

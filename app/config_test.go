@@ -68,8 +68,11 @@ func TestConfigPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.PublicURL != "https://moments.example.com" || c.Name != "The Liddells" {
-		t.Errorf("public URL %q, name %q", c.PublicURL, c.Name)
+	if c.PublicURL != "https://moments.example.com" || c.Name != "The Liddells" || !c.FeedCache {
+		t.Errorf("public URL %q, name %q, feed cache %v", c.PublicURL, c.Name, c.FeedCache)
+	}
+	if c, err := loadConfig(t, nil, map[string]string{"MOMENTS_FEED_CACHE": "off"}); err != nil || c.FeedCache {
+		t.Errorf("MOMENTS_FEED_CACHE=off: feed cache %v, %v", c.FeedCache, err)
 	}
 }
 
@@ -97,6 +100,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{"ai url", nil, map[string]string{"MOMENTS_AI_BASE_URL": "ftp://x"}, "MOMENTS_AI_BASE_URL"},
 		{"upload size", nil, map[string]string{"MOMENTS_MAX_UPLOAD": "-1"}, "MOMENTS_MAX_UPLOAD"},
 		{"synchronous", nil, map[string]string{"MOMENTS_SYNCHRONOUS": "off"}, "MOMENTS_SYNCHRONOUS"},
+		{"feed cache", nil, map[string]string{"MOMENTS_FEED_CACHE": "false"}, "MOMENTS_FEED_CACHE"},
 		{"empty name", []string{"--name", " "}, nil, "--name"},
 		{"name on two lines", nil, map[string]string{"MOMENTS_NAME": "Our\nfamily"}, "MOMENTS_NAME"},
 		{"public url scheme", nil, map[string]string{"MOMENTS_PUBLIC_URL": "ftp://moments.example.com"}, "MOMENTS_PUBLIC_URL"},

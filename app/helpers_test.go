@@ -12,13 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"moments/app"
+	"moments/internal/testutil"
 	"moments/store"
 )
 
@@ -28,24 +28,7 @@ type testEnv struct {
 	srv   *httptest.Server
 	store *store.Store
 	cfg   app.Config
-	logs  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs  *testutil.SyncBuffer
 }
 
 // testSecret signs the tokens of test servers, so tests can forge tokens.
@@ -67,7 +50,7 @@ func newEnvWithStore(t *testing.T, storeOpts func(*store.Options), opts ...func(
 	cfg := app.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.JWTSecret = testSecret
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	limits := app.DefaultLimits()
 	limits.Auth = app.Limit{Burst: 100_000, Per: time.Minute}
 	d := app.Deps{
@@ -222,4 +205,20 @@ func (r *response) wantStatus(t *testing.T, want int) *response {
 		t.Fatalf("%s %s = %d, want %d; body: %s", r.Request.Method, r.Request.URL.Path, r.StatusCode, want, r.body)
 	}
 	return r
+}
+
+// bothFeeds runs a feed test as two subtests, with the feed cache and
+// without it (MOMENTS_FEED_CACHE=off); feed sets the store's options for
+// each.
+func bothFeeds(t *testing.T, test func(t *testing.T, feed func(*store.Options))) {
+	t.Helper()
+	for _, mode := range []struct {
+		name string
+		off  bool
+	}{{"Cached", false}, {"Plain", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, func(o *store.Options) { o.NoFeedCache = mode.off })
+		})
+	}
 }

@@ -45,6 +45,36 @@ func requestID(ctx context.Context) string {
 	return id
 }
 
+// LogRequestIDs wraps a log handler so that a record logged with a
+// request's context names the request's ID, as request_id, unless it does
+// already: code outside this package (the store) logs with the context it
+// was given and knows nothing of IDs.
+func LogRequestIDs(h slog.Handler) slog.Handler { return requestIDHandler{h} }
+
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := requestID(ctx); id != "" {
+		has := false
+		r.Attrs(func(a slog.Attr) bool {
+			has = a.Key == "request_id"
+			return !has
+		})
+		if !has {
+			r.AddAttrs(slog.String("request_id", id))
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
 // statusWriter remembers the status code for the access log. Unwrap lets
 // http.ResponseController reach the real writer (flushing, deadlines), which
 // streaming responses depend on.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -52,5 +53,30 @@ func TestAccessLogNeverHasAuthorization(t *testing.T) {
 	}
 	if strings.Contains(line, "sekrit") || strings.Contains(line, "cursor=abc") {
 		t.Errorf("log line leaks request data: %s", line)
+	}
+}
+
+// TestLogRequestIDs: a line logged with a request's context names the
+// request, once, whoever logs it.
+func TestLogRequestIDs(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	log := slog.New(LogRequestIDs(slog.NewTextHandler(&out, nil)))
+	ctx := context.WithValue(context.Background(), requestIDKey, "abc-1")
+	log.ErrorContext(ctx, "from the store")
+	log.ErrorContext(ctx, "already named", "request_id", "abc-1")
+	log.With("k", "v").ErrorContext(ctx, "with attrs")
+	log.Error("outside a request")
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("%d lines: %s", len(lines), out.String())
+	}
+	for _, line := range lines[:3] {
+		if strings.Count(line, "request_id=abc-1") != 1 {
+			t.Errorf("not named once: %s", line)
+		}
+	}
+	if strings.Contains(lines[3], "request_id") {
+		t.Errorf("a line outside a request names one: %s", lines[3])
 	}
 }

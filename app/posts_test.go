@@ -195,226 +195,232 @@ func TestPostValidation(t *testing.T) {
 
 func TestFeedPagination(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	alice := e.signUp("alice")
-	bob := e.signUp("bob")
-	var ids []int64
-	for i := range 25 {
-		tok := alice.Token
-		if i%2 == 1 {
-			tok = bob.Token
+	bothFeeds(t, func(t *testing.T, feed func(*store.Options)) {
+		e := newEnvWithStore(t, feed)
+		alice := e.signUp("alice")
+		bob := e.signUp("bob")
+		var ids []int64
+		for i := range 25 {
+			tok := alice.Token
+			if i%2 == 1 {
+				tok = bob.Token
+			}
+			ids = append(ids, e.post(tok, fmt.Sprint(i)).ID)
 		}
-		ids = append(ids, e.post(tok, fmt.Sprint(i)).ID)
-	}
-	// Default page size is 20.
-	first := e.feed(alice.Token, "")
-	if len(first.Items) != 20 || first.NextCursor == nil {
-		t.Fatalf("first page: %d items, next %v", len(first.Items), first.NextCursor)
-	}
-	var seen []int64
-	cursor := ""
-	for {
-		page := e.feed(alice.Token, "?limit=7"+cursor)
-		for _, p := range page.Items {
-			seen = append(seen, p.ID)
+		// Default page size is 20.
+		first := e.feed(alice.Token, "")
+		if len(first.Items) != 20 || first.NextCursor == nil {
+			t.Fatalf("first page: %d items, next %v", len(first.Items), first.NextCursor)
 		}
-		if page.NextCursor == nil {
-			break
+		var seen []int64
+		cursor := ""
+		for {
+			page := e.feed(alice.Token, "?limit=7"+cursor)
+			for _, p := range page.Items {
+				seen = append(seen, p.ID)
+			}
+			if page.NextCursor == nil {
+				break
+			}
+			cursor = "&cursor=" + url.QueryEscape(*page.NextCursor)
 		}
-		cursor = "&cursor=" + url.QueryEscape(*page.NextCursor)
-	}
-	if len(seen) != 25 {
-		t.Fatalf("walked %d posts", len(seen))
-	}
-	for i, id := range seen {
-		if id != ids[len(ids)-1-i] {
-			t.Fatalf("walk = %v, want newest first", seen)
+		if len(seen) != 25 {
+			t.Fatalf("walked %d posts", len(seen))
 		}
-	}
+		for i, id := range seen {
+			if id != ids[len(ids)-1-i] {
+				t.Fatalf("walk = %v, want newest first", seen)
+			}
+		}
 
-	// A user's timeline, and its cursors are its own.
-	var tl apiPostPage
-	res := e.do("GET", "/users/bob/posts?limit=5", alice.Token, nil).wantStatus(t, 200)
-	res.json(t, &tl)
-	if res.ContentLength != int64(len(res.body)) || res.Header.Get("Content-Type") != "application/json" {
-		t.Errorf("page sent with Content-Length %d for %d bytes, Content-Type %q", res.ContentLength, len(res.body), res.Header.Get("Content-Type"))
-	}
-	if len(tl.Items) != 5 || tl.Items[0].Author.Username != "bob" || tl.NextCursor == nil {
-		t.Fatalf("bob's timeline = %+v", tl)
-	}
-	for _, p := range tl.Items {
-		if p.Author.Username != "bob" {
-			t.Errorf("alien post in bob's timeline: %+v", p)
+		// A user's timeline, and its cursors are its own.
+		var tl apiPostPage
+		res := e.do("GET", "/users/bob/posts?limit=5", alice.Token, nil).wantStatus(t, 200)
+		res.json(t, &tl)
+		if res.ContentLength != int64(len(res.body)) || res.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("page sent with Content-Length %d for %d bytes, Content-Type %q", res.ContentLength, len(res.body), res.Header.Get("Content-Type"))
 		}
-	}
-	e.do("GET", "/posts?cursor="+url.QueryEscape(*tl.NextCursor), alice.Token, nil).wantProblem(t, 422, "query.cursor")
-	e.do("GET", "/users/alice/posts?cursor="+url.QueryEscape(*tl.NextCursor), alice.Token, nil).wantProblem(t, 422, "query.cursor")
-	e.do("GET", "/users/bob/posts?cursor="+url.QueryEscape(*first.NextCursor), alice.Token, nil).wantProblem(t, 422, "query.cursor")
-	e.do("GET", "/users/nobody/posts", alice.Token, nil).wantProblem(t, 404, "")
-	e.do("GET", "/users/no-body/posts", alice.Token, nil).wantProblem(t, 422, "path.username")
+		if len(tl.Items) != 5 || tl.Items[0].Author.Username != "bob" || tl.NextCursor == nil {
+			t.Fatalf("bob's timeline = %+v", tl)
+		}
+		for _, p := range tl.Items {
+			if p.Author.Username != "bob" {
+				t.Errorf("alien post in bob's timeline: %+v", p)
+			}
+		}
+		e.do("GET", "/posts?cursor="+url.QueryEscape(*tl.NextCursor), alice.Token, nil).wantProblem(t, 422, "query.cursor")
+		e.do("GET", "/users/alice/posts?cursor="+url.QueryEscape(*tl.NextCursor), alice.Token, nil).wantProblem(t, 422, "query.cursor")
+		e.do("GET", "/users/bob/posts?cursor="+url.QueryEscape(*first.NextCursor), alice.Token, nil).wantProblem(t, 422, "query.cursor")
+		e.do("GET", "/users/nobody/posts", alice.Token, nil).wantProblem(t, 404, "")
+		e.do("GET", "/users/no-body/posts", alice.Token, nil).wantProblem(t, 422, "path.username")
 
-	// Forged and damaged cursors are 422, never a 500 or SQL.
-	good := *first.NextCursor
-	for _, bad := range []string{
-		"x", "garbage-garbage-garbage", good[:len(good)-1], good + "A", strings.ToUpper(good),
-		"' OR 1=1 --", "MTcwMDAwMDAwMDAwMCw0Mg", strings.Repeat("A", 65), "%00", "../../etc/passwd",
-	} {
-		res := e.do("GET", "/posts?cursor="+url.QueryEscape(bad), alice.Token, nil)
-		if bad == strings.ToUpper(good) && bad == good {
-			continue
+		// Forged and damaged cursors are 422, never a 500 or SQL.
+		good := *first.NextCursor
+		for _, bad := range []string{
+			"x", "garbage-garbage-garbage", good[:len(good)-1], good + "A", strings.ToUpper(good),
+			"' OR 1=1 --", "MTcwMDAwMDAwMDAwMCw0Mg", strings.Repeat("A", 65), "%00", "../../etc/passwd",
+		} {
+			res := e.do("GET", "/posts?cursor="+url.QueryEscape(bad), alice.Token, nil)
+			if bad == strings.ToUpper(good) && bad == good {
+				continue
+			}
+			res.wantProblem(t, 422, "query.cursor")
+			if strings.Contains(strings.ToLower(res.text()), "sql") {
+				t.Errorf("cursor %q: body mentions SQL: %s", bad, res.body)
+			}
 		}
-		res.wantProblem(t, 422, "query.cursor")
-		if strings.Contains(strings.ToLower(res.text()), "sql") {
-			t.Errorf("cursor %q: body mentions SQL: %s", bad, res.body)
+		for _, bad := range []string{"0", "101", "-5", "1e3", "abc", "99999999999999999999"} {
+			e.do("GET", "/posts?limit="+bad, alice.Token, nil).wantProblem(t, 422, "query.limit")
 		}
-	}
-	for _, bad := range []string{"0", "101", "-5", "1e3", "abc", "99999999999999999999"} {
-		e.do("GET", "/posts?limit="+bad, alice.Token, nil).wantProblem(t, 422, "query.limit")
-	}
-	if page := e.feed(alice.Token, "?limit=100"); len(page.Items) != 25 || page.NextCursor != nil {
-		t.Errorf("limit=100: %d items, next %v", len(page.Items), page.NextCursor)
-	}
-	if page := e.feed(alice.Token, "?limit=1"); len(page.Items) != 1 || page.NextCursor == nil {
-		t.Errorf("limit=1: %d items", len(page.Items))
-	}
+		if page := e.feed(alice.Token, "?limit=100"); len(page.Items) != 25 || page.NextCursor != nil {
+			t.Errorf("limit=100: %d items, next %v", len(page.Items), page.NextCursor)
+		}
+		if page := e.feed(alice.Token, "?limit=1"); len(page.Items) != 1 || page.NextCursor == nil {
+			t.Errorf("limit=1: %d items", len(page.Items))
+		}
+	})
 }
 
 // Walking the feed over HTTP while others post: every post that existed
 // when the walk began is seen exactly once.
 func TestFeedWalkWhilePosting(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	alice := e.signUp("alice")
-	bob := e.signUp("bob")
-	before := map[int64]bool{}
-	for i := range 60 {
-		before[e.post(alice.Token, fmt.Sprint(i)).ID] = true
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
+	bothFeeds(t, func(t *testing.T, feed func(*store.Options)) {
+		e := newEnvWithStore(t, feed)
+		alice := e.signUp("alice")
+		bob := e.signUp("bob")
+		before := map[int64]bool{}
+		for i := range 60 {
+			before[e.post(alice.Token, fmt.Sprint(i)).ID] = true
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				res := e.do("POST", "/posts", bob.Token, map[string]string{"content": fmt.Sprint("new ", i)})
+				if res.StatusCode != 201 {
+					t.Errorf("concurrent post: %d", res.StatusCode)
+					return
+				}
 			}
-			res := e.do("POST", "/posts", bob.Token, map[string]string{"content": fmt.Sprint("new ", i)})
-			if res.StatusCode != 201 {
-				t.Errorf("concurrent post: %d", res.StatusCode)
-				return
+		}()
+		seen := map[int64]int{}
+		cursor := ""
+		for {
+			page := e.feed(alice.Token, "?limit=9"+cursor)
+			for _, p := range page.Items {
+				seen[p.ID]++
+			}
+			if page.NextCursor == nil {
+				break
+			}
+			cursor = "&cursor=" + url.QueryEscape(*page.NextCursor)
+		}
+		close(stop)
+		wg.Wait()
+		for id := range before {
+			if seen[id] != 1 {
+				t.Errorf("post %d seen %d times", id, seen[id])
 			}
 		}
-	}()
-	seen := map[int64]int{}
-	cursor := ""
-	for {
-		page := e.feed(alice.Token, "?limit=9"+cursor)
-		for _, p := range page.Items {
-			seen[p.ID]++
+		for id, n := range seen {
+			if n != 1 {
+				t.Errorf("post %d seen %d times", id, n)
+			}
 		}
-		if page.NextCursor == nil {
-			break
-		}
-		cursor = "&cursor=" + url.QueryEscape(*page.NextCursor)
-	}
-	close(stop)
-	wg.Wait()
-	for id := range before {
-		if seen[id] != 1 {
-			t.Errorf("post %d seen %d times", id, seen[id])
-		}
-	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Errorf("post %d seen %d times", id, n)
-		}
-	}
+	})
 }
 
 func TestLikesAndComments(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	alice := e.signUp("alice")
-	bob := e.signUp("bob")
-	p := e.post(alice.Token, "like me")
-	path := fmt.Sprintf("/posts/%d", p.ID)
+	bothFeeds(t, func(t *testing.T, feed func(*store.Options)) {
+		e := newEnvWithStore(t, feed)
+		alice := e.signUp("alice")
+		bob := e.signUp("bob")
+		p := e.post(alice.Token, "like me")
+		path := fmt.Sprintf("/posts/%d", p.ID)
 
-	for range 2 { // idempotent
-		e.do("PUT", path+"/like", bob.Token, nil).wantStatus(t, 204)
-	}
-	var got apiPost
-	e.do("GET", path, bob.Token, nil).wantStatus(t, 200).json(t, &got)
-	if got.LikeCount != 1 || !got.LikedByMe {
-		t.Errorf("after bob's likes: %+v", got)
-	}
-	e.do("GET", path, alice.Token, nil).wantStatus(t, 200).json(t, &got)
-	if got.LikeCount != 1 || got.LikedByMe {
-		t.Errorf("as alice: %+v", got)
-	}
-	for range 2 {
-		e.do("DELETE", path+"/like", bob.Token, nil).wantStatus(t, 204)
-	}
-	e.do("GET", path, bob.Token, nil).wantStatus(t, 200).json(t, &got)
-	if got.LikeCount != 0 || got.LikedByMe {
-		t.Errorf("after unlike: %+v", got)
-	}
-	e.do("PUT", "/posts/9999/like", bob.Token, nil).wantProblem(t, 404, "")
-	e.do("DELETE", "/posts/9999/like", bob.Token, nil).wantProblem(t, 404, "")
+		for range 2 { // idempotent
+			e.do("PUT", path+"/like", bob.Token, nil).wantStatus(t, 204)
+		}
+		var got apiPost
+		e.do("GET", path, bob.Token, nil).wantStatus(t, 200).json(t, &got)
+		if got.LikeCount != 1 || !got.LikedByMe {
+			t.Errorf("after bob's likes: %+v", got)
+		}
+		e.do("GET", path, alice.Token, nil).wantStatus(t, 200).json(t, &got)
+		if got.LikeCount != 1 || got.LikedByMe {
+			t.Errorf("as alice: %+v", got)
+		}
+		for range 2 {
+			e.do("DELETE", path+"/like", bob.Token, nil).wantStatus(t, 204)
+		}
+		e.do("GET", path, bob.Token, nil).wantStatus(t, 200).json(t, &got)
+		if got.LikeCount != 0 || got.LikedByMe {
+			t.Errorf("after unlike: %+v", got)
+		}
+		e.do("PUT", "/posts/9999/like", bob.Token, nil).wantProblem(t, 404, "")
+		e.do("DELETE", "/posts/9999/like", bob.Token, nil).wantProblem(t, 404, "")
 
-	type apiComment struct {
-		ID     int64 `json:"id"`
-		PostID int64 `json:"post_id"`
-		Author struct {
-			Username string `json:"username"`
-		} `json:"author"`
-		Content   string `json:"content"`
-		CreatedAt string `json:"created_at"`
-	}
-	var c apiComment
-	e.do("POST", path+"/comments", bob.Token, map[string]string{"content": "  <b>lovely</b>  "}).
-		wantStatus(t, 201).json(t, &c)
-	if c.PostID != p.ID || c.Author.Username != "bob" || c.Content != "<b>lovely</b>" || c.CreatedAt == "" {
-		t.Errorf("comment = %+v", c)
-	}
-	for _, tc := range []struct {
-		name, body string
-	}{
-		{"empty", `{"content":""}`},
-		{"blank", `{"content":"   "}`},
-		{"1001 characters", `{"content":"` + strings.Repeat("ü", 1001) + `"}`},
-		{"NUL", `{"content":"a\u0000"}`},
-		{"unknown field", `{"content":"a","post_id":3}`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e.do("POST", path+"/comments", bob.Token, tc.body).wantStatus(t, 422)
-		})
-	}
-	e.do("POST", path+"/comments", bob.Token, map[string]string{"content": strings.Repeat("ü", 1000)}).wantStatus(t, 201)
-	e.do("POST", "/posts/9999/comments", bob.Token, map[string]string{"content": "x"}).wantProblem(t, 404, "")
-	var comments struct {
-		Items      []apiComment `json:"items"`
-		NextCursor *string      `json:"next_cursor"`
-	}
-	e.do("GET", path+"/comments?limit=1", alice.Token, nil).wantStatus(t, 200).json(t, &comments)
-	if len(comments.Items) != 1 || comments.Items[0].ID != c.ID || comments.NextCursor == nil {
-		t.Fatalf("first comment page = %+v", comments)
-	}
-	commentCursor := *comments.NextCursor
-	e.do("GET", path+"/comments?cursor="+url.QueryEscape(commentCursor), alice.Token, nil).wantStatus(t, 200).json(t, &comments)
-	if len(comments.Items) != 1 || comments.NextCursor != nil {
-		t.Fatalf("second comment page = %+v", comments)
-	}
-	other := e.post(bob.Token, "another")
-	e.do("GET", fmt.Sprintf("/posts/%d/comments?cursor=%s", other.ID, url.QueryEscape(commentCursor)), alice.Token, nil).
-		wantProblem(t, 422, "query.cursor")
-	e.do("GET", "/posts/9999/comments", alice.Token, nil).wantProblem(t, 404, "")
-	e.do("GET", path, alice.Token, nil).wantStatus(t, 200).json(t, &got)
-	if got.CommentCount != 2 {
-		t.Errorf("comment_count = %d", got.CommentCount)
-	}
+		type apiComment struct {
+			ID     int64 `json:"id"`
+			PostID int64 `json:"post_id"`
+			Author struct {
+				Username string `json:"username"`
+			} `json:"author"`
+			Content   string `json:"content"`
+			CreatedAt string `json:"created_at"`
+		}
+		var c apiComment
+		e.do("POST", path+"/comments", bob.Token, map[string]string{"content": "  <b>lovely</b>  "}).
+			wantStatus(t, 201).json(t, &c)
+		if c.PostID != p.ID || c.Author.Username != "bob" || c.Content != "<b>lovely</b>" || c.CreatedAt == "" {
+			t.Errorf("comment = %+v", c)
+		}
+		for _, tc := range []struct {
+			name, body string
+		}{
+			{"empty", `{"content":""}`},
+			{"blank", `{"content":"   "}`},
+			{"1001 characters", `{"content":"` + strings.Repeat("ü", 1001) + `"}`},
+			{"NUL", `{"content":"a\u0000"}`},
+			{"unknown field", `{"content":"a","post_id":3}`},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				e.do("POST", path+"/comments", bob.Token, tc.body).wantStatus(t, 422)
+			})
+		}
+		e.do("POST", path+"/comments", bob.Token, map[string]string{"content": strings.Repeat("ü", 1000)}).wantStatus(t, 201)
+		e.do("POST", "/posts/9999/comments", bob.Token, map[string]string{"content": "x"}).wantProblem(t, 404, "")
+		var comments struct {
+			Items      []apiComment `json:"items"`
+			NextCursor *string      `json:"next_cursor"`
+		}
+		e.do("GET", path+"/comments?limit=1", alice.Token, nil).wantStatus(t, 200).json(t, &comments)
+		if len(comments.Items) != 1 || comments.Items[0].ID != c.ID || comments.NextCursor == nil {
+			t.Fatalf("first comment page = %+v", comments)
+		}
+		commentCursor := *comments.NextCursor
+		e.do("GET", path+"/comments?cursor="+url.QueryEscape(commentCursor), alice.Token, nil).wantStatus(t, 200).json(t, &comments)
+		if len(comments.Items) != 1 || comments.NextCursor != nil {
+			t.Fatalf("second comment page = %+v", comments)
+		}
+		other := e.post(bob.Token, "another")
+		e.do("GET", fmt.Sprintf("/posts/%d/comments?cursor=%s", other.ID, url.QueryEscape(commentCursor)), alice.Token, nil).
+			wantProblem(t, 422, "query.cursor")
+		e.do("GET", "/posts/9999/comments", alice.Token, nil).wantProblem(t, 404, "")
+		e.do("GET", path, alice.Token, nil).wantStatus(t, 200).json(t, &got)
+		if got.CommentCount != 2 {
+			t.Errorf("comment_count = %d", got.CommentCount)
+		}
+	})
 }
 
 // The authorization matrix: every post, like and comment operation as
@@ -520,36 +526,38 @@ func TestPostAuthorizationMatrix(t *testing.T) {
 // seen.
 func TestFeedRequestStatements(t *testing.T) {
 	t.Parallel()
-	var counter storetest.Counter
-	e := newEnvWithStore(t, func(o *store.Options) { o.WrapReader = counter.Wrap },
-		withConfig(func(c *app.Config) { c.PublicRead = true }))
-	alice := e.signUp("alice")
-	bob := e.signUp("bob")
-	for i := range 150 {
-		p := e.post(alice.Token, fmt.Sprint(i), "https://x.example/a.jpg")
-		if i%3 == 0 {
-			e.do("PUT", fmt.Sprintf("/posts/%d/like", p.ID), bob.Token, nil).wantStatus(t, 204)
+	bothFeeds(t, func(t *testing.T, feed func(*store.Options)) {
+		var counter storetest.Counter
+		e := newEnvWithStore(t, func(o *store.Options) { feed(o); o.WrapReader = counter.Wrap },
+			withConfig(func(c *app.Config) { c.PublicRead = true }))
+		alice := e.signUp("alice")
+		bob := e.signUp("bob")
+		for i := range 150 {
+			p := e.post(alice.Token, fmt.Sprint(i), "https://x.example/a.jpg")
+			if i%3 == 0 {
+				e.do("PUT", fmt.Sprintf("/posts/%d/like", p.ID), bob.Token, nil).wantStatus(t, 204)
+			}
 		}
-	}
-	deep := e.feed("", "?limit=100").NextCursor
-	for _, limit := range []int{1, 20, 100} {
-		for _, cursor := range []string{"", "&cursor=" + url.QueryEscape(*deep)} {
-			for _, caller := range []struct {
-				token string
-				want  int64
-			}{{"", 1}, {bob.Token, 1}} {
-				before := counter.Count()
-				page := e.feed(caller.token, fmt.Sprintf("?limit=%d%s", limit, cursor))
-				if n := counter.Count() - before; n != caller.want {
-					t.Errorf("limit %d, cursor %v, signed in %v: %d statements, want %d",
-						limit, cursor != "", caller.token != "", n, caller.want)
-				}
-				if len(page.Items) == 0 {
-					t.Errorf("empty page")
+		deep := e.feed("", "?limit=100").NextCursor
+		for _, limit := range []int{1, 20, 100} {
+			for _, cursor := range []string{"", "&cursor=" + url.QueryEscape(*deep)} {
+				for _, caller := range []struct {
+					token string
+					want  int64
+				}{{"", 1}, {bob.Token, 1}} {
+					before := counter.Count()
+					page := e.feed(caller.token, fmt.Sprintf("?limit=%d%s", limit, cursor))
+					if n := counter.Count() - before; n != caller.want {
+						t.Errorf("limit %d, cursor %v, signed in %v: %d statements, want %d",
+							limit, cursor != "", caller.token != "", n, caller.want)
+					}
+					if len(page.Items) == 0 {
+						t.Errorf("empty page")
+					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // 50 concurrent likers and unlikers over HTTP leave a counter that matches.

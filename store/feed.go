@@ -17,6 +17,28 @@ type PostPage struct {
 	Next  *Key // nil on the last page
 }
 
+// Feed pages: the queries, their parsing, and the plain queries used when
+// the feed cache is off. The cache's own bookkeeping is in feedcache.go.
+//
+// Changing the shape of a post (a field added, renamed or computed
+// differently) touches, in this order:
+//  1. a migration (migrations/) for the column, and the covering indexes
+//     posts_feed and posts_user_timeline if a page reads it for every post;
+//  2. the json_array in pageColumns, and decodeMiss, which reads its
+//     fields back in the same order;
+//  3. cachedPost (feedcache.go), for a field of the post rather than of the
+//     reader, and every place that makes one: CreatePost, UpdatePost,
+//     decodeMiss, profileChanged;
+//  4. Post, postColumns and scanPost (posts.go), and plainColumns here;
+//  5. the renderer, app/jsonenc.go (appendPostFixed for what the cache
+//     holds, appendPostCounters for what every page reads), and postBody in
+//     app/posts.go, which documents the shape and is tested against it;
+//  6. every write that changes the field: after its commit it updates the
+//     cache on the write goroutine (withTxThen) and bumps the generation,
+//     as replaced and profileChanged do;
+//  7. the tests that compare cached pages with plain ones:
+//     TestFeedCacheModel, TestFeedMatchesTable, TestFeedCacheUnderConcurrentChanges.
+
 // The page queries. Keyset pagination: each page starts strictly after the
 // (created_at, id) of the last post of the previous one. The posts_feed and
 // posts_user_timeline indexes hold every column the page reads for a post
@@ -93,6 +115,14 @@ func (s *Store) Feed(ctx context.Context, q FeedQuery) (PostPage, error) {
 		return PostPage{}, err
 	}
 	defer s.endRead()
+	if s.noFeedCache {
+		return s.plainPage(ctx, q)
+	}
+	return s.cachedPage(ctx, q)
+}
+
+// cachedPage is Feed with the feed cache (feedcache.go).
+func (s *Store) cachedPage(ctx context.Context, q FeedQuery) (PostPage, error) {
 	list := int64(feedList)
 	if q.AuthorID != nil {
 		list = *q.AuthorID
@@ -121,6 +151,60 @@ func (s *Store) Feed(ctx context.Context, q FeedQuery) (PostPage, error) {
 		s.cache.tableReads.Add(int64(misses))
 		lo, hi := pageRange(&w, before, entries, q.Limit)
 		s.cache.fill(list, w.gen, lo, hi, entries)
+	}
+	page.Posts, page.Next = trimPage(page.Posts, q.Limit, Post.key)
+	return page, nil
+}
+
+// The plain page queries: one JOIN of posts and their authors, with the
+// counters stored on the post and one index lookup per post for "liked by
+// me". They are the feed without the cache (MOMENTS_FEED_CACHE=off: an
+// operator's switch for when the cache is suspected of a fault, and the
+// reference the cache's tests compare pages with). Slower, since every
+// post row is read, but one statement all the same.
+const (
+	plainColumns = `SELECT p.id, p.content, p.media_urls, p.created_at, p.like_count, p.comment_count,
+	u.id, u.username, u.display_name, u.avatar_url,
+	EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = ? /* viewer */)
+	FROM posts p JOIN users u ON u.id = p.user_id`
+	plainOrder              = ` ORDER BY p.created_at DESC, p.id DESC LIMIT ? /* limit */`
+	plainFeedFirstQuery     = plainColumns + plainOrder
+	plainFeedAfterQuery     = plainColumns + ` WHERE ` + pageAfter + plainOrder
+	plainTimelineFirstQuery = plainColumns + ` WHERE p.user_id = ? /* author */` + plainOrder
+	plainTimelineAfterQuery = plainColumns + ` WHERE p.user_id = ? /* author */ AND ` + pageAfter + plainOrder
+)
+
+// plainPage is Feed without the cache.
+func (s *Store) plainPage(ctx context.Context, q FeedQuery) (PostPage, error) {
+	args := make([]any, 0, 5)
+	args = append(args, q.Viewer)
+	stmt := s.stmts.plainFeedFirst
+	switch {
+	case q.AuthorID != nil && q.After != nil:
+		stmt = s.stmts.plainTimelineAfter
+		args = append(args, *q.AuthorID, q.After.CreatedAt, q.After.ID)
+	case q.AuthorID != nil:
+		stmt = s.stmts.plainTimelineFirst
+		args = append(args, *q.AuthorID)
+	case q.After != nil:
+		stmt = s.stmts.plainFeedAfter
+		args = append(args, q.After.CreatedAt, q.After.ID)
+	}
+	rows, err := stmt.QueryContext(ctx, append(args, q.Limit+1)...)
+	if err != nil {
+		return PostPage{}, err
+	}
+	defer rows.Close()
+	page := PostPage{Posts: make([]Post, 0, q.Limit+1)}
+	for rows.Next() {
+		p, err := scanPost(rows)
+		if err != nil {
+			return PostPage{}, err
+		}
+		page.Posts = append(page.Posts, p)
+	}
+	if err := rows.Err(); err != nil {
+		return PostPage{}, err
 	}
 	page.Posts, page.Next = trimPage(page.Posts, q.Limit, Post.key)
 	return page, nil

@@ -17,9 +17,19 @@ import (
 // whatever its size and depth.
 func TestFeedPageIsOneStatement(t *testing.T) {
 	t.Parallel()
+	for _, off := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoFeedCache=%v", off), func(t *testing.T) {
+			t.Parallel()
+			pagesAreOneStatement(t, off)
+		})
+	}
+}
+
+func pagesAreOneStatement(t *testing.T, noFeedCache bool) {
 	var counter storetest.Counter
 	ctx := context.Background()
-	s, err := store.Open(context.Background(), t.TempDir(), store.Options{Migrations: os.DirFS("../migrations"), WrapReader: counter.Wrap})
+	s, err := store.Open(context.Background(), t.TempDir(), store.Options{Migrations: os.DirFS("../migrations"),
+		WrapReader: counter.Wrap, NoFeedCache: noFeedCache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +89,8 @@ var (
 )
 
 // benchStore opens the seeded benchmark database, seeding it once per run.
-// MOMENTS_BENCH_DATA keeps it between runs.
+// MOMENTS_BENCH_DATA keeps it between runs; MOMENTS_FEED_CACHE=off measures
+// the pages without the feed cache, as `moments serve` does with it.
 func benchStore(b testing.TB) *store.Store {
 	b.Helper()
 	benchOnce.Do(func() {
@@ -98,7 +109,8 @@ func benchStore(b testing.TB) *store.Store {
 	if benchErr != nil {
 		b.Fatal(benchErr)
 	}
-	s, err := store.Open(context.Background(), benchDir, store.Options{Migrations: os.DirFS("../migrations")})
+	s, err := store.Open(context.Background(), benchDir, store.Options{Migrations: os.DirFS("../migrations"),
+		NoFeedCache: os.Getenv("MOMENTS_FEED_CACHE") == "off"})
 	if err != nil {
 		b.Fatal(err)
 	}

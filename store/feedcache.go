@@ -9,10 +9,11 @@ import (
 	"time"
 )
 
-// The feed cache keeps the parts of a post that never change (its content,
-// media and time) together with its author's display fields, so that a
-// feed page can be answered from the covering index alone. Counters and
-// "liked by me" always come from the page's one SQL statement.
+// The feed cache keeps the parts of a post that only a write of this store
+// changes (its content, media and time) together with its author's display
+// fields, so that a feed page can be answered from the covering index
+// alone. Counters and "liked by me" always come from the page's one SQL
+// statement. MOMENTS_FEED_CACHE=off turns it off (feed.go's plain queries).
 //
 // The cache describes itself by key ranges. A list (the feed, or one
 // author's timeline) holds segments; a segment says "every post of this
@@ -33,6 +34,11 @@ import (
 //   - A profile change rewrites the author's cached posts, and bumps the
 //     generation so that a page read before the change does not put what
 //     it read into the cache after it.
+//   - An edited post (UpdatePost) takes the place of its old entry in every
+//     list that holds it, and the edit bumps the generation likewise.
+//   - Nothing writes posts but this store: a post that another process
+//     wrote into a range is found by the next page that meets it
+//     (errNotInWindow), which empties the cache.
 //   - Pages copy what they need under the read lock, so later eviction
 //     cannot take a post from a page that is running.
 //
@@ -282,16 +288,37 @@ func (c *feedCache) deleted(author int64, key feedKey) {
 	defer c.mu.Unlock()
 	c.gen.Add(1)
 	for _, list := range []int64{feedList, author} {
-		segs := c.lists[list]
-		i := sort.Search(len(segs), func(i int) bool { return key.less(segs[i].hi) })
-		if i == len(segs) || key.less(segs[i].lo) {
-			continue
-		}
-		s := segs[i]
-		j := sort.Search(len(s.posts), func(j int) bool { return !s.posts[j].key.less(key) })
-		if j < len(s.posts) && s.posts[j].key == key {
+		if s, j, ok := c.find(list, key); ok {
 			s.posts = slices.Delete(s.posts, j, j+1)
 			c.size--
+		}
+	}
+}
+
+// find returns the segment of list holding the post with key, and its
+// index there. The caller holds the lock.
+func (c *feedCache) find(list int64, key feedKey) (*segment, int, bool) {
+	segs := c.lists[list]
+	i := sort.Search(len(segs), func(i int) bool { return key.less(segs[i].hi) })
+	if i == len(segs) || key.less(segs[i].lo) {
+		return nil, 0, false
+	}
+	s := segs[i]
+	j := sort.Search(len(s.posts), func(j int) bool { return !s.posts[j].key.less(key) })
+	return s, j, j < len(s.posts) && s.posts[j].key == key
+}
+
+// replaced puts a changed post in place of the one with its key, in the
+// feed's list and its author's, and bumps the generation: a page that read
+// the post before the change must not put the old one back. A post the
+// cache does not hold stays uncached.
+func (c *feedCache) replaced(e *cachedPost) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen.Add(1)
+	for _, list := range []int64{feedList, e.author.ID} {
+		if s, j, ok := c.find(list, e.key); ok {
+			s.posts[j] = e
 		}
 	}
 }

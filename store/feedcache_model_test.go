@@ -13,9 +13,10 @@ import (
 )
 
 // The cache's promise, checked against a model of the table through random
-// creates, deletes, profile changes and page reads with small bounds: every
-// segment holds exactly the posts of its list whose keys lie in its range,
-// with their authors' current names, and the cache stays within its bound.
+// creates, edits, deletes, profile changes and page reads with small
+// bounds: every segment holds exactly the posts of its list whose keys lie
+// in its range, with their current content and their authors' current
+// names, and the cache stays within its bound.
 func TestFeedCacheModel(t *testing.T) {
 	t.Parallel()
 	for run := range 60 {
@@ -28,7 +29,8 @@ func TestFeedCacheModel(t *testing.T) {
 		create := func() {
 			at += rng.Int64N(3) // ties on created_at too
 			author := 1 + rng.Int64N(3)
-			e := &cachedPost{id: nextID, key: feedKey{at, nextID}, author: Author{ID: author, DisplayName: names[author]}}
+			e := &cachedPost{id: nextID, key: feedKey{at, nextID}, author: Author{ID: author, DisplayName: names[author]},
+				content: fmt.Sprint("post ", nextID)}
 			nextID++
 			table = append(table, e)
 			c.added(e)
@@ -48,6 +50,17 @@ func TestFeedCacheModel(t *testing.T) {
 				author := 1 + rng.Int64N(3)
 				names[author] = fmt.Sprint(op)
 				c.profileChanged(Author{ID: author, DisplayName: names[author]})
+			case k < 5 && len(table) > 0:
+				// An edit: the post keeps its key and gets new content.
+				i := rng.IntN(len(table))
+				old := table[i]
+				table[i] = &cachedPost{id: old.id, key: old.key, author: Author{ID: old.author.ID, DisplayName: names[old.author.ID]},
+					content: fmt.Sprintf("post %d, edit %d", old.id, op)}
+				c.replaced(table[i])
+			case k < 6 && len(table) > 0:
+				// A page read before an edit fills the cache after it: what it
+				// read is stale, and must not be kept.
+				stalePageAcrossEdit(t, rng, c, table, names)
 			default:
 				modelPage(t, rng, c, table, names)
 			}
@@ -97,13 +110,34 @@ func modelPage(t *testing.T, rng *rand.Rand, c *feedCache, table []*cachedPost, 
 			continue
 		}
 		misses++
-		page = append(page, &cachedPost{id: r.id, key: r.key, author: Author{ID: r.author.ID, DisplayName: names[r.author.ID]}})
+		page = append(page, &cachedPost{id: r.id, key: r.key, author: Author{ID: r.author.ID, DisplayName: names[r.author.ID]},
+			content: r.content})
 	}
 	if misses == 0 {
 		return
 	}
 	lo, hi := pageRange(&w, before, page, limit)
 	c.fill(list, w.gen, lo, hi, page)
+}
+
+// stalePageAcrossEdit reads a page of the feed from the table as it is,
+// then edits a post on it, then offers what it read to the cache, as a page
+// whose query ran just before an edit committed would.
+func stalePageAcrossEdit(t *testing.T, rng *rand.Rand, c *feedCache, table []*cachedPost, names map[int64]string) {
+	t.Helper()
+	n := min(len(table), 1+rng.IntN(5))
+	w := c.window(feedList, nil, n, nil)
+	page := make([]*cachedPost, 0, n)
+	for i := len(table) - 1; i >= len(table)-n; i-- {
+		page = append(page, table[i])
+	}
+	i := len(table) - 1 - rng.IntN(n)
+	old := table[i]
+	table[i] = &cachedPost{id: old.id, key: old.key, author: Author{ID: old.author.ID, DisplayName: names[old.author.ID]},
+		content: old.content + " (edited)"}
+	c.replaced(table[i])
+	lo, hi := pageRange(&w, nil, page, n-1)
+	c.fill(feedList, w.gen, lo, hi, page)
 }
 
 func checkCache(t *testing.T, at string, c *feedCache, table []*cachedPost, names map[int64]string) {
@@ -124,6 +158,9 @@ func checkCache(t *testing.T, at string, c *feedCache, table []*cachedPost, name
 				got = append(got, e.id)
 				if e.author.DisplayName != names[e.author.ID] {
 					t.Fatalf("%s: post %d has author name %q, want %q", at, e.id, e.author.DisplayName, names[e.author.ID])
+				}
+				if i := slices.IndexFunc(table, func(r *cachedPost) bool { return r.id == e.id }); i >= 0 && table[i].content != e.content {
+					t.Fatalf("%s: post %d holds %q, the table has %q", at, e.id, e.content, table[i].content)
 				}
 			}
 			if !slices.Equal(got, want) {
@@ -243,41 +280,18 @@ func TestFeedMatchesTable(t *testing.T) {
 	}
 }
 
-// tablePage reads a page without the cache, one query for the page.
+// tablePage reads a page with the plain query, the feed without its cache:
+// the reference the cache's pages are compared with.
 func tablePage(t *testing.T, s *Store, q FeedQuery) PostPage {
 	t.Helper()
-	query := `SELECT ` + postColumns + ` FROM posts p JOIN users u ON u.id = p.user_id
-		WHERE (:author = 0 OR p.user_id = :author) AND (p.created_at, p.id) < (:at, :id)
-		ORDER BY p.created_at DESC, p.id DESC LIMIT :limit`
-	var author int64
-	if q.AuthorID != nil {
-		author = *q.AuthorID
+	ctx := context.Background()
+	if err := s.beginRead(ctx); err != nil {
+		t.Fatal(err)
 	}
-	after := Key{CreatedAt: 1 << 62}
-	if q.After != nil {
-		after = *q.After
-	}
-	rows, err := s.reader.Query(query, sql.Named("viewer", q.Viewer), sql.Named("author", author),
-		sql.Named("at", after.CreatedAt), sql.Named("id", after.ID), sql.Named("limit", q.Limit+1))
+	defer s.endRead()
+	page, err := s.plainPage(ctx, q)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer rows.Close()
-	var page PostPage
-	for rows.Next() {
-		p, err := scanPost(rows)
-		if err != nil {
-			t.Fatal(err)
-		}
-		page.Posts = append(page.Posts, p)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(page.Posts) > q.Limit {
-		page.Posts = page.Posts[:q.Limit]
-		last := page.Posts[q.Limit-1]
-		page.Next = &Key{CreatedAt: millis(last.CreatedAt), ID: last.ID}
 	}
 	return page
 }
@@ -452,14 +466,20 @@ func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
 	for i := range 3 {
 		users = append(users, mustCreate(t, s, fmt.Sprint("user", i)).ID)
 	}
-	var texts sync.Map // post ID → content
+	// Every text each post has had, in order: a page may show a post as it
+	// was when the page's query ran, but never older than its last edit
+	// committed before the page began.
+	var mu sync.Mutex
+	texts := map[int64][]string{}
 	create := func(i int) int64 {
 		p, err := s.CreatePost(ctx, users[i%3], fmt.Sprint("post ", i), nil)
 		if err != nil {
 			t.Error(err)
 			return 0
 		}
-		texts.Store(p.ID, p.Content)
+		mu.Lock()
+		texts[p.ID] = []string{p.Content}
+		mu.Unlock()
 		return p.ID
 	}
 	var ids []int64
@@ -473,7 +493,7 @@ func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
 		defer close(done)
 		rng := rand.New(rand.NewPCG(5, 6))
 		for i := range 400 {
-			switch rng.IntN(4) {
+			switch rng.IntN(5) {
 			case 0:
 				ids = append(ids, create(1000+i))
 			case 1:
@@ -492,6 +512,15 @@ func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
 				if err := s.Like(ctx, ids[rng.IntN(len(ids))], users[rng.IntN(3)]); err != nil {
 					t.Error(err)
 				}
+			case 4:
+				id := ids[rng.IntN(len(ids))]
+				text := fmt.Sprintf("post %d, edit %d", id, i)
+				if _, err := s.UpdatePost(ctx, id, text, nil); err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				texts[id] = append(texts[id], text)
+				mu.Unlock()
 			}
 		}
 	})
@@ -510,6 +539,12 @@ func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
 				}
 				var last *Post
 				for range 1 + rng.IntN(10) {
+					mu.Lock()
+					edits := make(map[int64]int, len(texts)) // each post's edits committed so far
+					for id, h := range texts {
+						edits[id] = len(h) - 1
+					}
+					mu.Unlock()
 					page, err := s.Feed(ctx, q)
 					if err != nil {
 						t.Error(err)
@@ -520,8 +555,11 @@ func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
 						if last != nil && !(p.CreatedAt.Before(last.CreatedAt) || p.CreatedAt.Equal(last.CreatedAt) && p.ID < last.ID) {
 							t.Errorf("post %d after post %d", p.ID, last.ID)
 						}
-						if text, ok := texts.Load(p.ID); ok && text != p.Content {
-							t.Errorf("post %d shows %q, its text is %q", p.ID, p.Content, text)
+						mu.Lock()
+						version := slices.Index(texts[p.ID], p.Content)
+						mu.Unlock()
+						if e, ok := edits[p.ID]; ok && version < e {
+							t.Errorf("post %d shows %q, older than its edit %d", p.ID, p.Content, e)
 						}
 						if want := fmt.Sprintf("user%d", slices.Index(users, p.Author.ID)); p.Author.Username != want ||
 							p.Author.DisplayName != "" && !strings.HasPrefix(p.Author.DisplayName, want+" ") {

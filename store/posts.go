@@ -150,6 +150,39 @@ func (s *Store) DeletePost(ctx context.Context, id int64) error {
 	}, func() { s.cache.deleted(author, key) })
 }
 
+// UpdatePost replaces a post's content and photos; its time, likes and
+// comments stay. It returns the post as its author sees it. The feed cache
+// gets the changed post in place of the old one after the commit.
+func (s *Store) UpdatePost(ctx context.Context, id int64, content string, mediaURLs []string) (Post, error) {
+	if err := checkPost(content, mediaURLs); err != nil {
+		return Post{}, err
+	}
+	if mediaURLs == nil {
+		mediaURLs = []string{}
+	}
+	media, err := json.Marshal(mediaURLs)
+	if err != nil {
+		return Post{}, err
+	}
+	var p Post
+	err = s.withTxThen(ctx, func(tx *sql.Tx) error {
+		var author int64
+		err := tx.QueryRowContext(ctx, `UPDATE posts SET content = ?, media_urls = ? WHERE id = ? RETURNING user_id`,
+			content, string(media), id).Scan(&author)
+		if err != nil {
+			return formatError(err)
+		}
+		p, err = scanPost(tx.QueryRowContext(ctx, postByIDQuery, sql.Named("viewer", author), sql.Named("id", id)))
+		return err
+	}, func() {
+		s.cache.replaced(&cachedPost{id: p.ID, key: feedKey{millis(p.CreatedAt), p.ID}, author: p.Author, content: p.Content, mediaJSON: p.MediaJSON})
+	})
+	if err != nil {
+		return Post{}, formatError(err)
+	}
+	return p, nil
+}
+
 // Like records that user likes post; liking twice is one like.
 func (s *Store) Like(ctx context.Context, postID, userID int64) error {
 	return s.withTx(ctx, func(tx *sql.Tx) error {

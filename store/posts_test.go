@@ -48,156 +48,163 @@ func TestCreateAndReadPost(t *testing.T) {
 // existed when the walk began exactly once, newest first.
 func TestFeedWalkWithConcurrentInserts(t *testing.T) {
 	t.Parallel()
-	s := openTest(t)
-	ctx := context.Background()
-	u := mustCreate(t, s, "alice")
-	const existing = 300
-	want := map[int64]bool{}
-	for i := range existing {
-		p, err := s.CreatePost(ctx, u.ID, fmt.Sprintf("post %d", i), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want[p.ID] = true
-	}
-
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
+	bothFeeds(t, func(t *testing.T, opts Options) {
+		s := openTestWith(t, t.TempDir(), opts)
+		ctx := context.Background()
+		u := mustCreate(t, s, "alice")
+		const existing = 300
+		want := map[int64]bool{}
+		for i := range existing {
+			p, err := s.CreatePost(ctx, u.ID, fmt.Sprintf("post %d", i), nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if _, err := s.CreatePost(ctx, u.ID, fmt.Sprintf("new %d", i), nil); err != nil {
-				t.Error(err)
-				return
+			want[p.ID] = true
+		}
+
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := s.CreatePost(ctx, u.ID, fmt.Sprintf("new %d", i), nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+
+		// The first page may include posts created after the walk began; only
+		// those that existed before count.
+		seen := map[int64]int{}
+		var last *Key
+		var after *Key
+		for pages := 0; ; pages++ {
+			page, err := s.Feed(ctx, FeedQuery{Limit: 7, After: after})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range page.Posts {
+				cur := Key{CreatedAt: millis(p.CreatedAt), ID: p.ID}
+				if last != nil && !(cur.CreatedAt < last.CreatedAt || cur.CreatedAt == last.CreatedAt && cur.ID < last.ID) {
+					t.Fatalf("not newest first: %+v after %+v", cur, *last)
+				}
+				last = &cur
+				seen[p.ID]++
+			}
+			if page.Next == nil {
+				break
+			}
+			after = page.Next
+			if pages > 1000 {
+				t.Fatal("the walk does not end")
 			}
 		}
-	}()
+		close(stop)
+		wg.Wait()
 
-	// The first page may include posts created after the walk began; only
-	// those that existed before count.
-	seen := map[int64]int{}
-	var last *Key
-	var after *Key
-	for pages := 0; ; pages++ {
-		page, err := s.Feed(ctx, FeedQuery{Limit: 7, After: after})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range page.Posts {
-			cur := Key{CreatedAt: millis(p.CreatedAt), ID: p.ID}
-			if last != nil && !(cur.CreatedAt < last.CreatedAt || cur.CreatedAt == last.CreatedAt && cur.ID < last.ID) {
-				t.Fatalf("not newest first: %+v after %+v", cur, *last)
+		for id := range want {
+			if seen[id] != 1 {
+				t.Errorf("post %d seen %d times", id, seen[id])
 			}
-			last = &cur
-			seen[p.ID]++
 		}
-		if page.Next == nil {
-			break
+		for id, n := range seen {
+			if n != 1 {
+				t.Errorf("post %d seen %d times", id, n)
+			}
 		}
-		after = page.Next
-		if pages > 1000 {
-			t.Fatal("the walk does not end")
-		}
-	}
-	close(stop)
-	wg.Wait()
-
-	for id := range want {
-		if seen[id] != 1 {
-			t.Errorf("post %d seen %d times", id, seen[id])
-		}
-	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Errorf("post %d seen %d times", id, n)
-		}
-	}
+	})
 }
 
 // Posts created in the same millisecond are ordered by ID, and pages split
 // between them lose nothing.
 func TestFeedTiesOnCreatedAt(t *testing.T) {
 	t.Parallel()
-	frozen := time.UnixMilli(1_700_000_000_000)
-	s, err := Open(context.Background(), t.TempDir(), Options{Migrations: testMigrations(), Now: func() time.Time { return frozen }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ctx := context.Background()
-	u := mustCreate(t, s, "alice")
-	for i := range 10 {
-		if _, err := s.CreatePost(ctx, u.ID, fmt.Sprint(i), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var ids []int64
-	var after *Key
-	for {
-		page, err := s.Feed(ctx, FeedQuery{Limit: 3, After: after})
+	bothFeeds(t, func(t *testing.T, opts Options) {
+		frozen := time.UnixMilli(1_700_000_000_000)
+		opts.Now = func() time.Time { return frozen }
+		s, err := Open(context.Background(), t.TempDir(), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range page.Posts {
-			ids = append(ids, p.ID)
+		defer s.Close()
+		ctx := context.Background()
+		u := mustCreate(t, s, "alice")
+		for i := range 10 {
+			if _, err := s.CreatePost(ctx, u.ID, fmt.Sprint(i), nil); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if page.Next == nil {
-			break
+		var ids []int64
+		var after *Key
+		for {
+			page, err := s.Feed(ctx, FeedQuery{Limit: 3, After: after})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range page.Posts {
+				ids = append(ids, p.ID)
+			}
+			if page.Next == nil {
+				break
+			}
+			after = page.Next
 		}
-		after = page.Next
-	}
-	if len(ids) != 10 {
-		t.Fatalf("ids = %v", ids)
-	}
-	for i := 1; i < len(ids); i++ {
-		if ids[i] >= ids[i-1] {
-			t.Fatalf("ids = %v, want descending", ids)
+		if len(ids) != 10 {
+			t.Fatalf("ids = %v", ids)
 		}
-	}
+		for i := 1; i < len(ids); i++ {
+			if ids[i] >= ids[i-1] {
+				t.Fatalf("ids = %v, want descending", ids)
+			}
+		}
+	})
 }
 
 func TestTimelineAndLikedByMe(t *testing.T) {
 	t.Parallel()
-	s := openTest(t)
-	ctx := context.Background()
-	alice := mustCreate(t, s, "alice")
-	bob := mustCreate(t, s, "bob")
-	a1, _ := s.CreatePost(ctx, alice.ID, "a1", nil)
-	s.CreatePost(ctx, bob.ID, "b1", nil)
-	a2, _ := s.CreatePost(ctx, alice.ID, "a2", nil)
-	if err := s.Like(ctx, a1.ID, bob.ID); err != nil {
-		t.Fatal(err)
-	}
+	bothFeeds(t, func(t *testing.T, opts Options) {
+		s := openTestWith(t, t.TempDir(), opts)
+		ctx := context.Background()
+		alice := mustCreate(t, s, "alice")
+		bob := mustCreate(t, s, "bob")
+		a1, _ := s.CreatePost(ctx, alice.ID, "a1", nil)
+		s.CreatePost(ctx, bob.ID, "b1", nil)
+		a2, _ := s.CreatePost(ctx, alice.ID, "a2", nil)
+		if err := s.Like(ctx, a1.ID, bob.ID); err != nil {
+			t.Fatal(err)
+		}
 
-	page, err := s.Feed(ctx, FeedQuery{AuthorID: &alice.ID, Viewer: bob.ID, Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(page.Posts) != 2 || page.Posts[0].ID != a2.ID || page.Posts[1].ID != a1.ID || page.Next != nil {
-		t.Fatalf("timeline = %+v", page)
-	}
-	if page.Posts[0].LikedByMe || !page.Posts[1].LikedByMe || page.Posts[1].LikeCount != 1 {
-		t.Errorf("likes as bob: %+v", page.Posts)
-	}
-	anon, _ := s.Feed(ctx, FeedQuery{AuthorID: &alice.ID, Limit: 10})
-	if anon.Posts[1].LikedByMe {
-		t.Error("an anonymous reader likes a post")
-	}
-	// A timeline page with a cursor stays within the author.
-	first, _ := s.Feed(ctx, FeedQuery{AuthorID: &alice.ID, Limit: 1})
-	rest, _ := s.Feed(ctx, FeedQuery{AuthorID: &alice.ID, Limit: 10, After: first.Next})
-	if len(rest.Posts) != 1 || rest.Posts[0].ID != a1.ID {
-		t.Errorf("second timeline page = %+v", rest.Posts)
-	}
-	if _, err := s.Feed(ctx, FeedQuery{Limit: 0}); err == nil {
-		t.Error("a page of size 0 was accepted")
-	}
+		page, err := s.Feed(ctx, FeedQuery{AuthorID: &alice.ID, Viewer: bob.ID, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Posts) != 2 || page.Posts[0].ID != a2.ID || page.Posts[1].ID != a1.ID || page.Next != nil {
+			t.Fatalf("timeline = %+v", page)
+		}
+		if page.Posts[0].LikedByMe || !page.Posts[1].LikedByMe || page.Posts[1].LikeCount != 1 {
+			t.Errorf("likes as bob: %+v", page.Posts)
+		}
+		anon, _ := s.Feed(ctx, FeedQuery{AuthorID: &alice.ID, Limit: 10})
+		if anon.Posts[1].LikedByMe {
+			t.Error("an anonymous reader likes a post")
+		}
+		// A timeline page with a cursor stays within the author.
+		first, _ := s.Feed(ctx, FeedQuery{AuthorID: &alice.ID, Limit: 1})
+		rest, _ := s.Feed(ctx, FeedQuery{AuthorID: &alice.ID, Limit: 10, After: first.Next})
+		if len(rest.Posts) != 1 || rest.Posts[0].ID != a1.ID {
+			t.Errorf("second timeline page = %+v", rest.Posts)
+		}
+		if _, err := s.Feed(ctx, FeedQuery{Limit: 0}); err == nil {
+			t.Error("a page of size 0 was accepted")
+		}
+	})
 }
 
 // 50 goroutines liking and unliking one post: the counter equals the rows.

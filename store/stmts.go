@@ -13,7 +13,10 @@ import (
 type statements struct {
 	feedFirst, feedAfter         *sql.Stmt
 	timelineFirst, timelineAfter *sql.Stmt
-	authUser, postByID           *sql.Stmt
+	// The feed without its cache (feed.go).
+	plainFeedFirst, plainFeedAfter         *sql.Stmt
+	plainTimelineFirst, plainTimelineAfter *sql.Stmt
+	authUser, postByID                     *sql.Stmt
 	// On the writer: use through tx.StmtContext.
 	insertPost                          *sql.Stmt
 	savepoint, rollbackTo, releaseWrite *sql.Stmt
@@ -30,6 +33,10 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&st.feedAfter, s.reader, feedAfterQuery},
 		{&st.timelineFirst, s.reader, timelineFirstQuery},
 		{&st.timelineAfter, s.reader, timelineAfterQuery},
+		{&st.plainFeedFirst, s.reader, plainFeedFirstQuery},
+		{&st.plainFeedAfter, s.reader, plainFeedAfterQuery},
+		{&st.plainTimelineFirst, s.reader, plainTimelineFirstQuery},
+		{&st.plainTimelineAfter, s.reader, plainTimelineAfterQuery},
 		{&st.authUser, s.reader, authUserQuery},
 		{&st.postByID, s.reader, postByIDQuery},
 		{&st.insertPost, s.writer, insertPostQuery},
@@ -51,7 +58,7 @@ func (s *Store) prepare(ctx context.Context) error {
 func (st *statements) close() error {
 	var errs []error
 	for _, stmt := range []*sql.Stmt{st.feedFirst, st.feedAfter, st.timelineFirst, st.timelineAfter,
-		st.authUser, st.postByID, st.insertPost, st.savepoint, st.rollbackTo, st.releaseWrite} {
+		st.plainFeedFirst, st.plainFeedAfter, st.plainTimelineFirst, st.plainTimelineAfter, st.authUser, st.postByID, st.insertPost, st.savepoint, st.rollbackTo, st.releaseWrite} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

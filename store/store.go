@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -57,6 +58,12 @@ type Options struct {
 	// WrapReader, when set, wraps the SQLite driver of the read pool. Tests
 	// use it to count the statements a page runs.
 	WrapReader func(driver.Driver) driver.Driver
+	// NoFeedCache reads every feed page from the table (feed.go's plain
+	// queries) and keeps nothing in the feed cache.
+	NoFeedCache bool
+	// Logger gets what the store recovers from (a panicking post-commit
+	// hook); nil discards it.
+	Logger *slog.Logger
 	// OnSnapshot, when set, is told of the copy of the database that Open
 	// or MigrateUp makes before migrating an existing database, once it is
 	// written and before the first migration runs.
@@ -69,12 +76,16 @@ type Store struct {
 	writer *sql.DB
 	reader *sql.DB
 	now    func() time.Time
+	log    *slog.Logger
 	goose  *goose.Provider
 	path   string
 	uri    string      // file: URI of the database, without parameters
 	stmts  *statements // nil when opened with SkipMigrate
 	cache  *feedCache
-	keys   postKeys // the write goroutine's alone once it runs
+	// noFeedCache: pages come from the plain queries and the cache stays
+	// empty, since nothing fills it.
+	noFeedCache bool
+	keys        postKeys // the write goroutine's alone once it runs
 	// accounts answers AuthUser without SQL (accountcache.go).
 	accounts *accountCache
 	// readSlots holds one token per read connection; see beginRead.
@@ -115,9 +126,14 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	s := &Store{now: opts.Now, path: abs, cache: newFeedCache(minKey), accounts: newAccountCache(), onSnapshot: opts.OnSnapshot}
+	s := &Store{now: opts.Now, path: abs, cache: newFeedCache(minKey), accounts: newAccountCache(), onSnapshot: opts.OnSnapshot,
+		noFeedCache: opts.NoFeedCache}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.log = opts.Logger
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 
 	// Every connection gets its pragmas from the DSN, so a connection the

@@ -248,3 +248,30 @@ func TestTimesAreMilliseconds(t *testing.T) {
 		t.Errorf("round trip = %v, want %v in UTC", got, at.Truncate(time.Millisecond))
 	}
 }
+
+// bothFeeds runs a feed test as two subtests: with the feed cache, and
+// without it (MOMENTS_FEED_CACHE=off), where every page is a plain query.
+// opts is what the test's store is opened with.
+func bothFeeds(t *testing.T, test func(t *testing.T, opts Options)) {
+	t.Helper()
+	for _, mode := range []struct {
+		name string
+		off  bool
+	}{{"Cached", false}, {"Plain", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, Options{Migrations: testMigrations(), NoFeedCache: mode.off})
+		})
+	}
+}
+
+// openTestWith opens a migrated store in dir with opts.
+func openTestWith(t testing.TB, dir string, opts Options) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dir, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}

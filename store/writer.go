@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime/debug"
 )
 
 // Writes go through one goroutine that owns the single writer connection
@@ -146,10 +147,29 @@ func (s *Store) runBatch(batch []*writeRequest) {
 	}
 	for i, r := range batch {
 		if results[i] == nil && r.committed != nil {
-			r.committed()
+			s.runCommitted(r)
 		}
 		r.done <- results[i]
 	}
+}
+
+// runCommitted runs a write's post-commit hook. A hook that panics has
+// left the caches half-updated: the panic is logged, with the request's
+// context (and so its ID), and the feed cache emptied, which is always
+// correct, since every page can be read from the table. The write itself
+// committed, so it is not reported as failed, and the write loop goes on.
+func (s *Store) runCommitted(r *writeRequest) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		s.cache.reset()
+		s.accounts.forget()
+		s.log.ErrorContext(r.ctx, "a post-commit hook panicked; the feed and account caches were emptied",
+			"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	}()
+	r.committed()
 }
 
 // runWrite runs one write, turning a panic into an error so that one bad

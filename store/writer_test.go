@@ -5,8 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
+
+	"moments/internal/testutil"
 )
 
 // Writes that share a transaction succeed or fail on their own: a failing
@@ -83,5 +87,57 @@ func TestCancelledWriteIsNotApplied(t *testing.T) {
 	}
 	if _, err := s.UserByUsername(context.Background(), "cancelled"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a cancelled write was stored: %v", err)
+	}
+}
+
+// TestPanickingHookEmptiesTheCaches: a post-commit hook that panics does
+// not stop the write loop or report a committed write as failed; it is
+// logged with the request's context, and the caches are emptied.
+func TestPanickingHookEmptiesTheCaches(t *testing.T) {
+	t.Parallel()
+	var logs testutil.SyncBuffer
+	s := openTestWith(t, t.TempDir(), Options{Migrations: testMigrations(),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ctx := context.Background()
+	u := mustCreate(t, s, "alice")
+	for i := range 5 {
+		if _, err := s.CreatePost(ctx, u.ID, fmt.Sprint(i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Feed(ctx, FeedQuery{Limit: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s.cache.size == 0 || len(s.accounts.entries) == 0 {
+		t.Fatal("nothing cached to begin with")
+	}
+	type key struct{}
+	hookCtx := context.WithValue(ctx, key{}, "req-1")
+	err := s.withTxThen(hookCtx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE users SET bio = 'committed' WHERE id = ?`, u.ID)
+		return err
+	}, func() { panic("a bug in a hook") })
+	if err != nil {
+		t.Fatalf("a committed write was reported as %v", err)
+	}
+	if s.cache.size != 0 || len(s.accounts.entries) != 0 {
+		t.Errorf("after the panic: %d posts and %d accounts cached", s.cache.size, len(s.accounts.entries))
+	}
+	if got, _ := s.UserByID(ctx, u.ID); got.Bio != "committed" {
+		t.Errorf("the write did not commit: bio %q", got.Bio)
+	}
+	line := logs.String()
+	if !strings.Contains(line, "post-commit hook panicked") || !strings.Contains(line, "a bug in a hook") {
+		t.Errorf("log: %s", line)
+	}
+	// The write loop goes on.
+	if _, err := s.CreatePost(ctx, u.ID, "after", nil); err != nil {
+		t.Fatal(err)
+	}
+	if page, err := s.Feed(ctx, FeedQuery{Limit: 1}); err != nil || page.Posts[0].Content != "after" {
+		t.Errorf("page after the panic: %+v, %v", page, err)
 	}
 }
