@@ -466,11 +466,14 @@ func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
 	for i := range 3 {
 		users = append(users, mustCreate(t, s, fmt.Sprint("user", i)).ID)
 	}
-	// Every text each post has had, in order: a page may show a post as it
-	// was when the page's query ran, but never older than its last edit
-	// committed before the page began.
+	// Every text each post has had, in order, and how many of them had
+	// committed: a page may show a post as it was when the page's query
+	// ran, but never older than its last edit committed before the page
+	// began. A text is added before its edit starts, since a page may show
+	// it as soon as the edit commits, before UpdatePost returns.
 	var mu sync.Mutex
 	texts := map[int64][]string{}
+	committed := map[int64]int{}
 	create := func(i int) int64 {
 		p, err := s.CreatePost(ctx, users[i%3], fmt.Sprint("post ", i), nil)
 		if err != nil {
@@ -479,6 +482,7 @@ func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
 		}
 		mu.Lock()
 		texts[p.ID] = []string{p.Content}
+		committed[p.ID] = 1
 		mu.Unlock()
 		return p.ID
 	}
@@ -515,11 +519,14 @@ func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
 			case 4:
 				id := ids[rng.IntN(len(ids))]
 				text := fmt.Sprintf("post %d, edit %d", id, i)
+				mu.Lock()
+				texts[id] = append(texts[id], text)
+				mu.Unlock()
 				if _, err := s.UpdatePost(ctx, id, text, nil); err != nil {
 					t.Error(err)
 				}
 				mu.Lock()
-				texts[id] = append(texts[id], text)
+				committed[id]++
 				mu.Unlock()
 			}
 		}
@@ -540,9 +547,9 @@ func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
 				var last *Post
 				for range 1 + rng.IntN(10) {
 					mu.Lock()
-					edits := make(map[int64]int, len(texts)) // each post's edits committed so far
-					for id, h := range texts {
-						edits[id] = len(h) - 1
+					edits := make(map[int64]int, len(committed)) // each post's last committed text
+					for id, n := range committed {
+						edits[id] = n - 1
 					}
 					mu.Unlock()
 					page, err := s.Feed(ctx, q)
