@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"moments/app"
-	"moments/app/media"
 	"moments/internal/fsutil"
+	"moments/media"
 )
 
 // backup is `moments backup --data DIR OUT.db`: a consistent copy of the
@@ -72,7 +71,7 @@ func backup(ctx context.Context, env *environment, args []string) (err error) {
 	if err := st.Backup(ctx, tmpDB); err != nil {
 		return fmt.Errorf("moments backup: %w", err)
 	}
-	files, size, err := copyMedia(ctx, filepath.Join(*data, app.MediaDir), tmpMedia)
+	files, size, err := media.CopyStored(ctx, filepath.Join(*data, app.MediaDir), tmpMedia)
 	if err != nil {
 		return fmt.Errorf("moments backup: copying photos: %w", err)
 	}
@@ -101,35 +100,4 @@ func backup(ctx context.Context, env *environment, args []string) (err error) {
 // backup → backup.media).
 func backupMediaDir(out string) string {
 	return strings.TrimSuffix(out, filepath.Ext(out)) + ".media"
-}
-
-// copyMedia copies the stored photos and thumbnails into a new directory
-// (0700, files 0600), each synced. Only names the media library makes are
-// copied: never its temporary uploads, nor anything else put there.
-// Atomicity comes from the caller renaming the whole directory into place.
-func copyMedia(ctx context.Context, from, to string) (files int, total int64, err error) {
-	if err := os.Mkdir(to, 0o700); err != nil {
-		return 0, 0, err
-	}
-	entries, err := os.ReadDir(from)
-	if errors.Is(err, fs.ErrNotExist) {
-		entries = nil // an instance that never stored a photo
-	} else if err != nil {
-		return 0, 0, err
-	}
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return files, total, err
-		}
-		if !e.Type().IsRegular() || !media.ValidName(e.Name()) {
-			continue
-		}
-		n, err := fsutil.CopyNew(filepath.Join(from, e.Name()), filepath.Join(to, e.Name()))
-		if err != nil {
-			return files, total, err
-		}
-		files++
-		total += n
-	}
-	return files, total, fsutil.SyncDir(to)
 }

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -136,16 +135,6 @@ func helped(err error) error {
 		return nil
 	}
 	return err
-}
-
-// logDelay is how late a request's log line may be written.
-const logDelay = 100 * time.Millisecond
-
-func newLogHandler(format string, w io.Writer) slog.Handler {
-	if format == "json" {
-		return slog.NewJSONHandler(w, nil)
-	}
-	return slog.NewTextHandler(w, nil)
 }
 
 func printVersion(_ context.Context, env *environment, args []string) error {

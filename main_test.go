@@ -174,27 +174,41 @@ func TestFeedPagesThroughTheServedListener(t *testing.T) {
 func TestShutdownFinishesRequestsInFlight(t *testing.T) {
 	t.Parallel()
 	in := start(t, []string{"--addr", "127.0.0.1:0", "--data", t.TempDir()}, nil)
-	// Hold a connection mid-request: send the headers of a request whose
-	// body has not arrived yet, then stop the server.
-	pr, pw := io.Pipe()
-	req, _ := http.NewRequest("POST", in.url+"/healthz", pr)
-	got := make(chan int, 1)
-	go func() {
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			got <- -1
-			return
-		}
-		res.Body.Close()
-		got <- res.StatusCode
-	}()
-	time.Sleep(100 * time.Millisecond)
+	// Hold a request mid-body: with Expect: 100-continue the server says
+	// when its handler starts reading the body, so the test knows the
+	// request is in flight without guessing how long that takes.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(in.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	body := `{"username":"inflight","password":"inflight-password"}`
+	fmt.Fprintf(conn, "POST /auth/register HTTP/1.1\r\nHost: moments\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body))
+	rd := bufio.NewReader(conn)
+	if line, err := rd.ReadString('\n'); err != nil || !strings.Contains(line, "100 Continue") {
+		t.Fatalf("no 100 Continue: %q, %v", line, err)
+	}
+	rd.ReadString('\n') // the blank line after it
+
 	stopped := make(chan struct{})
 	go func() { in.stop(t); close(stopped) }()
-	time.Sleep(100 * time.Millisecond)
-	pw.Close()
-	if code := <-got; code <= 0 {
-		t.Errorf("in-flight request failed during shutdown (code %d)", code)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(in.stderr.String(), "shutting down") {
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not begin shutting down")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Fprint(conn, body)
+	res, err := http.ReadResponse(rd, nil)
+	if err != nil {
+		t.Fatalf("the request in flight was cut off by the shutdown: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Errorf("the request in flight was answered %d", res.StatusCode)
 	}
 	<-stopped
 }

@@ -13,6 +13,7 @@ import (
 	"moments/app"
 	"moments/internal/datalock"
 	"moments/internal/fsutil"
+	"moments/media"
 	"moments/store"
 )
 
@@ -84,7 +85,7 @@ func restore(ctx context.Context, env *environment, args []string) (err error) {
 		}
 		defer os.RemoveAll(parent)
 		tmpMedia = filepath.Join(parent, app.MediaDir)
-		if files, size, err = copyMedia(ctx, mediaFrom, tmpMedia); err != nil {
+		if files, size, err = media.CopyStored(ctx, mediaFrom, tmpMedia); err != nil {
 			return fmt.Errorf("moments restore: copying photos: %w", err)
 		}
 	}

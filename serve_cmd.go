@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"moments/app/clientip"
 	"moments/internal/connlimit"
 	"moments/internal/datalock"
+	"moments/internal/logbuf"
 	"moments/internal/onewrite"
 	"moments/internal/rawerror"
 	"moments/store"
@@ -45,9 +47,9 @@ func serve(ctx context.Context, env *environment, args []string) (err error) {
 	defer func() { err = errors.Join(err, lock.Release()) }()
 	// Request lines are batched (see logBuffer); the last ones are written
 	// when serve returns.
-	logs := newLogBuffer(env.stderr, logDelay)
+	logs := logbuf.New(env.stderr, logDelay)
 	defer logs.Flush()
-	log := slog.New(app.LogRequestIDs(flushingHandler{newLogHandler(cfg.LogFormat, logs), logs, slog.LevelWarn}))
+	log := slog.New(app.LogRequestIDs(logbuf.Handler(newLogHandler(cfg.LogFormat, logs), logs, slog.LevelWarn)))
 
 	st, err := store.Open(ctx, cfg.DataDir, store.Options{
 		Migrations:  migrationsFS(),
@@ -96,7 +98,10 @@ func serve(ctx context.Context, env *environment, args []string) (err error) {
 
 	served := make(chan error, 1)
 	withHeaders := rawerror.Listener{Listener: conns.Listener(ln), Header: app.SecurityHeaders()}
-	go func() { served <- srv.Serve(onewrite.Listener{Listener: withHeaders}) }()
+	go func() {
+		defer logs.FlushOnPanic()
+		served <- srv.Serve(onewrite.Listener{Listener: withHeaders})
+	}()
 	select {
 	case err := <-served:
 		return err
@@ -113,6 +118,16 @@ func serve(ctx context.Context, env *environment, args []string) (err error) {
 	<-served
 	log.Info("stopped")
 	return nil
+}
+
+// logDelay is how late a request's log line may be written.
+const logDelay = 100 * time.Millisecond
+
+func newLogHandler(format string, w io.Writer) slog.Handler {
+	if format == "json" {
+		return slog.NewJSONHandler(w, nil)
+	}
+	return slog.NewTextHandler(w, nil)
 }
 
 // Connection timeouts. A request's own limits (the body's read deadline,

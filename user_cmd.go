@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/term"
 
-	"moments/app"
+	"moments/internal/account"
 	"moments/store"
 )
 
@@ -35,10 +35,10 @@ func userCommand(ctx context.Context, env *environment, args []string) (err erro
 	if err != nil {
 		return err
 	}
-	if err := app.CheckNewAccount(name, password); err != nil {
+	if err := account.CheckNew(name, password); err != nil {
 		return fmt.Errorf("moments user create: %w", err)
 	}
-	hash, err := app.HashPassword(password)
+	hash, err := account.HashPassword(password, account.DefaultPasswordCost)
 	if err != nil {
 		return err
 	}

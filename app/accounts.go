@@ -11,6 +11,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"moments/internal/account"
 	"moments/store"
 )
 
@@ -41,7 +42,7 @@ func (b *registerBody) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error 
 }
 
 func checkPassword(prefix *huma.PathBuffer, field, password string) error {
-	if n := len(password); n < minPasswordBytes || n > maxPasswordBytes {
+	if n := len(password); n < account.MinPasswordBytes || n > account.MaxPasswordBytes {
 		return &huma.ErrorDetail{
 			Location: prefix.With(field),
 			Message:  "must be 8 to 72 bytes long",
@@ -194,7 +195,7 @@ func (s *server) token(ctx context.Context, in *tokenInput) (*tokenOutput, error
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, s.fail(ctx, err)
 	}
-	if len(password) > maxPasswordBytes {
+	if len(password) > account.MaxPasswordBytes {
 		// bcrypt would compare only the first 72 bytes: such a password
 		// can never be right. Spend the same time as any other miss.
 		hash = ""

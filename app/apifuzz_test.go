@@ -36,7 +36,7 @@ func TestAPIFuzz(t *testing.T) {
 	t.Parallel()
 	z := newAPIFuzzer(t)
 	for _, op := range z.ops {
-		for range apiFuzzPerOperation {
+		for range apiFuzzPerOperation() {
 			z.send(op)
 		}
 	}
@@ -44,7 +44,14 @@ func TestAPIFuzz(t *testing.T) {
 	z.checkHealthy()
 }
 
-const apiFuzzPerOperation = 300
+// apiFuzzPerOperation is how many requests each operation gets; -short sends
+// a sixth of them.
+func apiFuzzPerOperation() int {
+	if testing.Short() {
+		return 50
+	}
+	return 300
+}
 
 // apiFuzzOp is one operation of the OpenAPI document, as the fuzzer needs it.
 type apiFuzzOp struct {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -18,22 +19,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"moments/internal/account"
 	"moments/store"
 )
-
-// DefaultPasswordCost is the bcrypt cost of stored passwords.
-const DefaultPasswordCost = 11
-
-// Password limits in bytes: bcrypt ignores everything after byte 72, so a
-// longer password is refused rather than silently truncated.
-const (
-	minPasswordBytes = 8
-	maxPasswordBytes = 72
-)
-
-// usernamePattern is the whole rule for usernames; registration declares the
-// same pattern in its schema.
-var usernamePattern = store.UsernamePattern
 
 // SecretFile holds the generated token-signing secret in the data directory.
 const SecretFile = "jwt-secret"
@@ -69,6 +57,9 @@ func adminOnly() map[string]any { return map[string]any{adminOnlyKey: true} }
 type passwords struct {
 	cost  int
 	slots chan struct{}
+	// compared counts bcrypt comparisons, for the test that an unknown
+	// user costs one as a known one does.
+	compared atomic.Int64
 
 	dummyOnce sync.Once
 	dummy     []byte
@@ -76,7 +67,7 @@ type passwords struct {
 
 func newPasswords(cost int) *passwords {
 	if cost == 0 {
-		cost = DefaultPasswordCost
+		cost = account.DefaultPasswordCost
 	}
 	return &passwords{cost: cost, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 }
@@ -116,6 +107,7 @@ func (p *passwords) matches(ctx context.Context, hash, password string) (bool, e
 		return false, err
 	}
 	defer p.release()
+	p.compared.Add(1)
 	if hash == "" {
 		_ = bcrypt.CompareHashAndPassword(p.dummy, []byte(password))
 		return false, nil
@@ -375,22 +367,4 @@ func (s *server) unauthorized(ctx huma.Context, code, detail string) {
 	}
 	ctx.SetHeader("WWW-Authenticate", challenge)
 	huma.WriteErr(s.api, ctx, http.StatusUnauthorized, detail)
-}
-
-// CheckNewAccount validates a username and password the way registration
-// does, for accounts made outside the API (`moments user create`).
-func CheckNewAccount(username, password string) error {
-	if !usernamePattern.MatchString(username) {
-		return errors.New("the username must be 3–32 characters of a-z, A-Z, 0-9 and _")
-	}
-	if n := len(password); n < minPasswordBytes || n > maxPasswordBytes {
-		return fmt.Errorf("the password must be 8 to 72 bytes, not %d", n)
-	}
-	return nil
-}
-
-// HashPassword hashes a password at the production cost.
-func HashPassword(password string) (string, error) {
-	h, err := bcrypt.GenerateFromPassword([]byte(password), DefaultPasswordCost)
-	return string(h), err
 }

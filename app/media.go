@@ -14,7 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
-	"moments/app/media"
+	"moments/media"
 )
 
 // multipartOverhead is room for the form's boundaries and part headers on

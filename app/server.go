@@ -21,7 +21,7 @@ import (
 	"moments/app/assistant"
 	"moments/app/clientip"
 	"moments/app/limiter"
-	"moments/app/media"
+	"moments/media"
 	"moments/store"
 )
 

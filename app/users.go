@@ -7,6 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"moments/internal/account"
 	"moments/store"
 )
 
@@ -149,7 +150,7 @@ func (s *server) registerUsers() {
 		if err != nil {
 			return nil, s.fail(ctx, err)
 		}
-		if !ok || len(in.Body.CurrentPassword) > maxPasswordBytes {
+		if !ok || len(in.Body.CurrentPassword) > account.MaxPasswordBytes {
 			return nil, huma.Error403Forbidden("The current password is wrong.", &huma.ErrorDetail{
 				Location: "body.current_password", Message: "does not match",
 			})

@@ -3,10 +3,10 @@ package store
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
+	"moments/internal/account"
 	"moments/internal/textclean"
 )
 
@@ -15,7 +15,6 @@ import (
 // no path into it (a command, a handler written later, a decoder that
 // merged keys) can write what the API refuses.
 const (
-	MaxUsernameChars    = 32
 	MaxDisplayNameChars = 64
 	MaxBioChars         = 500
 	MaxURLChars         = 2048
@@ -27,9 +26,6 @@ const (
 // ErrInvalid means a value breaks one of the limits above; the wrapped
 // message says which.
 var ErrInvalid = errors.New("invalid")
-
-// UsernamePattern is the whole rule for usernames.
-var UsernamePattern = regexp.MustCompile(`^[A-Za-z0-9_]{3,32}$`)
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
@@ -53,8 +49,8 @@ func checkText(field, s string, least, most int) error {
 }
 
 func checkNewUser(nu NewUser) error {
-	if !UsernamePattern.MatchString(nu.Username) {
-		return invalid("username must be 3 to %d characters of a-z, A-Z, 0-9 and _", MaxUsernameChars)
+	if !account.ValidUsername(nu.Username) {
+		return invalid("username must be 3 to %d characters of a-z, A-Z, 0-9 and _", account.MaxUsernameChars)
 	}
 	if nu.PasswordHash == "" {
 		return invalid("an account needs a password hash")

@@ -43,6 +43,15 @@ func (s *Store) startWriter() {
 
 func (s *Store) writeLoop() {
 	defer close(s.writerDone)
+	defer func() {
+		// Writes and their hooks recover their own panics; one here is a
+		// bug of the loop itself, and ends the process. Logging it at
+		// error level first gets it, and the lines before it, written.
+		if v := recover(); v != nil {
+			s.log.Error("the write loop panicked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			panic(v)
+		}
+	}()
 	batch := make([]*writeRequest, 0, maxBatch)
 	for {
 		select {

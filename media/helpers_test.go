@@ -15,7 +15,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"moments/app/media"
+	"moments/media"
 )
 
 // newLibrary opens a Library in a fresh temporary directory.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"moments/app/media"
+	"moments/media"
 )
 
 // portraitPhone is phoneJPEG as a phone stores a portrait photo: the

@@ -20,7 +20,7 @@ import (
 
 	"github.com/rwcarlsen/goexif/exif"
 
-	"moments/app/media"
+	"moments/media"
 )
 
 func TestSaveRoundTrip(t *testing.T) {

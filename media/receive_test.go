@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"moments/app/media"
+	"moments/media"
 )
 
 // tempFiles lists the temporary upload files in dir.
