@@ -73,38 +73,7 @@ func (s *server) registerAccounts() {
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusForbidden, http.StatusConflict, http.StatusTooManyRequests},
 		Metadata:      limited(limitAuth),
-	}, func(ctx context.Context, in *registerInput) (*createdUserOutput, error) {
-		if s.cfg.Registration == "closed" {
-			// Refuse before any bcrypt work; CreateUser re-checks atomically.
-			exists, err := s.store.HasUsers(ctx)
-			if err != nil {
-				return nil, s.fail(ctx, err)
-			}
-			if exists {
-				return nil, errRegistrationClosed
-			}
-		}
-		hash, err := s.passwords.hash(ctx, in.Body.Password)
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		display := in.Body.DisplayName
-		u, err := s.store.CreateUser(ctx, store.NewUser{
-			Username:     in.Body.Username,
-			PasswordHash: hash,
-			DisplayName:  display,
-			OnlyFirst:    s.cfg.Registration == "closed",
-		})
-		switch {
-		case errors.Is(err, store.ErrConflict):
-			return nil, huma.Error409Conflict("That username is taken (names are unique ignoring case).")
-		case errors.Is(err, store.ErrRegistrationClosed):
-			return nil, errRegistrationClosed
-		case err != nil:
-			return nil, s.fail(ctx, err)
-		}
-		return &createdUserOutput{Location: "/users/" + u.Username, Body: s.userBody(u, true)}, nil
-	})
+	}, s.register)
 
 	register(s, huma.Operation{
 		OperationID: "token",
@@ -127,6 +96,39 @@ func (s *server) registerAccounts() {
 		},
 	}, s.token)
 	describeTokenForm(s.api.OpenAPI().Paths["/auth/token"].Post)
+}
+
+func (s *server) register(ctx context.Context, in *registerInput) (*createdUserOutput, error) {
+	if s.cfg.Registration == "closed" {
+		// Refuse before any bcrypt work; CreateUser re-checks atomically.
+		exists, err := s.store.HasUsers(ctx)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		if exists {
+			return nil, errRegistrationClosed
+		}
+	}
+	hash, err := s.passwords.hash(ctx, in.Body.Password)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	display := in.Body.DisplayName
+	u, err := s.store.CreateUser(ctx, store.NewUser{
+		Username:     in.Body.Username,
+		PasswordHash: hash,
+		DisplayName:  display,
+		OnlyFirst:    s.cfg.Registration == "closed",
+	})
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return nil, huma.Error409Conflict("That username is taken (names are unique ignoring case).")
+	case errors.Is(err, store.ErrRegistrationClosed):
+		return nil, errRegistrationClosed
+	case err != nil:
+		return nil, s.fail(ctx, err)
+	}
+	return &createdUserOutput{Location: "/users/" + u.Username, Body: s.userBody(u, true)}, nil
 }
 
 type tokenInput struct {

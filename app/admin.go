@@ -37,23 +37,7 @@ func (s *server) registerAdmin() {
 		Security:    needsToken,
 		Metadata:    adminOnly(),
 		Errors:      []int{http.StatusForbidden},
-	}, func(ctx context.Context, in *PageParams) (*userPageOutput, error) {
-		after, err := s.cursors.after(listUsers, *in)
-		if err != nil {
-			return nil, err
-		}
-		users, next, err := s.store.ListUsers(ctx, in.Limit, after)
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		out := &userPageOutput{}
-		out.Body.Items = make([]userBody, len(users))
-		for i, u := range users {
-			out.Body.Items[i] = s.userBody(u, true)
-		}
-		out.Body.NextCursor = s.cursors.next(listUsers, next)
-		return out, nil
-	})
+	}, s.listUsers)
 
 	register(s, huma.Operation{
 		OperationID: "updateUser",
@@ -65,25 +49,45 @@ func (s *server) registerAdmin() {
 		Security:    needsToken,
 		Metadata:    adminOnly(),
 		Errors:      []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
-	}, func(ctx context.Context, in *accountInput) (*userOutput, error) {
-		me, _ := currentUser(ctx)
-		if in.ID == me.ID && (in.Body.IsAdmin != nil && !*in.Body.IsAdmin || in.Body.Disabled != nil && *in.Body.Disabled) {
-			// Locking oneself out is never what an admin meant to do, and
-			// it could leave the instance with no one able to undo it.
-			return nil, huma.Error409Conflict("You cannot demote or disable your own account; another admin can.")
-		}
-		u, err := s.store.UpdateAccount(ctx, in.ID, store.AdminUpdate{
-			IsAdmin:  in.Body.IsAdmin,
-			Disabled: in.Body.Disabled,
-		})
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return nil, huma.Error404NotFound("No user with that ID.")
-		case errors.Is(err, store.ErrLastAdmin):
-			return nil, huma.Error409Conflict("That would leave the instance without an active admin; promote someone else first.")
-		case err != nil:
-			return nil, s.fail(ctx, err)
-		}
-		return &userOutput{Body: s.userBody(u, true)}, nil
+	}, s.updateUser)
+}
+
+func (s *server) listUsers(ctx context.Context, in *PageParams) (*userPageOutput, error) {
+	after, err := s.cursors.after(listUsers, *in)
+	if err != nil {
+		return nil, err
+	}
+	users, next, err := s.store.ListUsers(ctx, in.Limit, after)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := &userPageOutput{}
+	out.Body.Items = make([]userBody, len(users))
+	for i, u := range users {
+		out.Body.Items[i] = s.userBody(u, true)
+	}
+	out.Body.NextCursor = s.cursors.next(listUsers, next)
+	return out, nil
+}
+
+func (s *server) updateUser(ctx context.Context, in *accountInput) (*userOutput, error) {
+	me, _ := currentUser(ctx)
+	if in.ID == me.ID && (in.Body.IsAdmin != nil && !*in.Body.IsAdmin || in.Body.Disabled != nil && *in.Body.Disabled) {
+		// Locking oneself out is never what an admin meant to do, and
+		// it could leave the instance with no one able to undo it.
+		return nil, huma.Error409Conflict("You cannot demote or disable your own account; another admin can.")
+	}
+	u, err := s.store.UpdateAccount(ctx, in.ID, store.AdminUpdate{
+		IsAdmin:  in.Body.IsAdmin,
+		Disabled: in.Body.Disabled,
 	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, huma.Error404NotFound("No user with that ID.")
+	case errors.Is(err, store.ErrLastAdmin):
+		return nil, huma.Error409Conflict("That would leave the instance without an active admin; promote someone else first.")
+	case err != nil:
+		return nil, s.fail(ctx, err)
+	}
+	return &userOutput{Body: s.userBody(u, true)}, nil
 }

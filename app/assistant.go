@@ -72,17 +72,9 @@ func (s *server) registerAssistant() {
 		Metadata:     meta(),
 		MaxBodyBytes: postBodyBytes,
 		Errors:       []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
-	}, func(ctx context.Context, in *assistantInput) (*assistantOutput, error) {
-		text, err := s.assistant.Complete(ctx, assistant.Request{Prompt: in.Body.Prompt, Draft: in.Body.Draft})
-		if err != nil {
-			return nil, s.assistantError(ctx, err)
-		}
-		out := &assistantOutput{}
-		out.Body.Text = text
-		return out, nil
-	})
+	}, s.assist)
 
-	op := huma.Operation{
+	sse.Register(s.api, operation(huma.Operation{
 		OperationID: "assistStream",
 		Method:      http.MethodPost,
 		Path:        "/ai/assistant/stream",
@@ -95,33 +87,45 @@ func (s *server) registerAssistant() {
 		Metadata:     meta(),
 		MaxBodyBytes: postBodyBytes,
 		Errors:       []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
+	}, reflect.TypeFor[assistantInput]()),
+		map[string]any{"delta": deltaEvent{}, "done": doneEvent{}}, s.assistStream)
+}
+
+func (s *server) assist(ctx context.Context, in *assistantInput) (*assistantOutput, error) {
+	text, err := s.assistant.Complete(ctx, assistant.Request{Prompt: in.Body.Prompt, Draft: in.Body.Draft})
+	if err != nil {
+		return nil, s.assistantError(ctx, err)
 	}
-	sse.Register(s.api, operation(op, reflect.TypeFor[assistantInput]()), map[string]any{"delta": deltaEvent{}, "done": doneEvent{}},
-		func(ctx context.Context, in *assistantInput, send sse.Sender) {
-			hctx, _ := ctx.Value(humaContextKey).(huma.Context)
-			started := false
-			err := s.assistant.Stream(ctx, assistant.Request{Prompt: in.Body.Prompt, Draft: in.Body.Draft},
-				func(text string) error {
-					started = true
-					return send.Data(deltaEvent{Text: text})
-				})
-			switch {
-			case err == nil:
-				_ = send.Data(doneEvent{})
-			case !started && hctx != nil:
-				// Nothing is written yet, so the failure is still an
-				// ordinary status and problem document.
-				var se huma.StatusError
-				if errors.As(s.assistantError(ctx, err), &se) {
-					huma.WriteErr(s.api, hctx, se.GetStatus(), se.Error())
-				}
-			default:
-				// Mid-stream: the status is sent. Log it; the client sees
-				// the stream end without "done".
-				s.log.LogAttrs(ctx, slog.LevelWarn, "assistant stream cut off",
-					slog.String("error", err.Error()), slog.String("request_id", requestID(ctx)))
-			}
+	out := &assistantOutput{}
+	out.Body.Text = text
+	return out, nil
+}
+
+// assistStream answers the stream's events; see the operation's description.
+func (s *server) assistStream(ctx context.Context, in *assistantInput, send sse.Sender) {
+	hctx, _ := ctx.Value(humaContextKey).(huma.Context)
+	started := false
+	err := s.assistant.Stream(ctx, assistant.Request{Prompt: in.Body.Prompt, Draft: in.Body.Draft},
+		func(text string) error {
+			started = true
+			return send.Data(deltaEvent{Text: text})
 		})
+	switch {
+	case err == nil:
+		_ = send.Data(doneEvent{})
+	case !started && hctx != nil:
+		// Nothing is written yet, so the failure is still an
+		// ordinary status and problem document.
+		var se huma.StatusError
+		if errors.As(s.assistantError(ctx, err), &se) {
+			huma.WriteErr(s.api, hctx, se.GetStatus(), se.Error())
+		}
+	default:
+		// Mid-stream: the status is sent. Log it; the client sees
+		// the stream end without "done".
+		s.log.LogAttrs(ctx, slog.LevelWarn, "assistant stream cut off",
+			slog.String("error", err.Error()), slog.String("request_id", requestID(ctx)))
+	}
 }
 
 // assistantGate runs before the assistant's operations: it answers 503 when

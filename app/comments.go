@@ -84,27 +84,7 @@ func (s *server) registerComments() {
 		Tags:        []string{"Comments"},
 		Security:    s.readSecurity(),
 		Errors:      []int{http.StatusNotFound},
-	}, func(ctx context.Context, in *commentListInput) (*commentPageOutput, error) {
-		list := listComments + strconv.FormatInt(in.ID, 10)
-		after, err := s.cursors.after(list, in.PageParams)
-		if err != nil {
-			return nil, err
-		}
-		comments, next, err := s.store.Comments(ctx, in.ID, in.Limit, after)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, errNoPost
-		}
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		out := &commentPageOutput{}
-		out.Body.Items = make([]commentBody, len(comments))
-		for i, c := range comments {
-			out.Body.Items[i] = newCommentBody(c)
-		}
-		out.Body.NextCursor = s.cursors.next(list, next)
-		return out, nil
-	})
+	}, s.listComments)
 
 	register(s, huma.Operation{
 		OperationID:   "createComment",
@@ -115,17 +95,7 @@ func (s *server) registerComments() {
 		Security:      needsToken,
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusNotFound},
-	}, func(ctx context.Context, in *newCommentInput) (*commentOutput, error) {
-		me, _ := currentUser(ctx)
-		c, err := s.store.CreateComment(ctx, in.ID, me.ID, strings.TrimSpace(in.Body.Content))
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, errNoPost
-		}
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		return &commentOutput{Body: newCommentBody(c)}, nil
-	})
+	}, s.createComment)
 
 	register(s, huma.Operation{
 		OperationID:   "deleteComment",
@@ -137,25 +107,61 @@ func (s *server) registerComments() {
 		Security:      needsToken,
 		DefaultStatus: http.StatusNoContent,
 		Errors:        []int{http.StatusForbidden, http.StatusNotFound},
-	}, func(ctx context.Context, in *commentIDInput) (*struct{}, error) {
-		me, _ := currentUser(ctx)
-		commentAuthor, postAuthor, err := s.store.CommentOwners(ctx, in.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, errNoComment
-		}
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		if !canDeleteComment(me, commentAuthor, postAuthor) {
-			return nil, huma.Error403Forbidden("Only the comment's author, the post's author or an admin may delete it.")
-		}
-		if err := s.store.DeleteComment(ctx, in.ID); errors.Is(err, store.ErrNotFound) {
-			return nil, errNoComment
-		} else if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		return nil, nil
-	})
+	}, s.deleteComment)
+}
+
+func (s *server) listComments(ctx context.Context, in *commentListInput) (*commentPageOutput, error) {
+	list := listComments + strconv.FormatInt(in.ID, 10)
+	after, err := s.cursors.after(list, in.PageParams)
+	if err != nil {
+		return nil, err
+	}
+	comments, next, err := s.store.Comments(ctx, in.ID, in.Limit, after)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoPost
+	}
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := &commentPageOutput{}
+	out.Body.Items = make([]commentBody, len(comments))
+	for i, c := range comments {
+		out.Body.Items[i] = newCommentBody(c)
+	}
+	out.Body.NextCursor = s.cursors.next(list, next)
+	return out, nil
+}
+
+func (s *server) createComment(ctx context.Context, in *newCommentInput) (*commentOutput, error) {
+	me, _ := currentUser(ctx)
+	c, err := s.store.CreateComment(ctx, in.ID, me.ID, strings.TrimSpace(in.Body.Content))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoPost
+	}
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &commentOutput{Body: newCommentBody(c)}, nil
+}
+
+func (s *server) deleteComment(ctx context.Context, in *commentIDInput) (*struct{}, error) {
+	me, _ := currentUser(ctx)
+	commentAuthor, postAuthor, err := s.store.CommentOwners(ctx, in.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoComment
+	}
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if !canDeleteComment(me, commentAuthor, postAuthor) {
+		return nil, huma.Error403Forbidden("Only the comment's author, the post's author or an admin may delete it.")
+	}
+	if err := s.store.DeleteComment(ctx, in.ID); errors.Is(err, store.ErrNotFound) {
+		return nil, errNoComment
+	} else if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return nil, nil
 }
 
 var errNoComment = huma.Error404NotFound("No such comment.")

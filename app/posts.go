@@ -105,150 +105,139 @@ var pageBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); retu
 const maxPooledPage = 256 << 10
 
 func (s *server) registerPosts() {
-	pageResponse := s.jsonResponse(reflect.TypeFor[postPageBody](), "PostPage", "A page of posts, newest first")
-	postResponse := s.jsonResponse(reflect.TypeFor[postBody](), "Post", "The post")
-
+	page := s.jsonResponse(reflect.TypeFor[postPageBody](), "PostPage", "A page of posts, newest first")
+	post := s.jsonResponse(reflect.TypeFor[postBody](), "Post", "The post")
 	register(s, huma.Operation{
-		OperationID: "listPosts",
-		Method:      http.MethodGet,
-		Path:        "/posts",
+		OperationID: "listPosts", Method: http.MethodGet, Path: "/posts",
 		Summary:     "The feed: everyone's posts, newest first",
 		Description: "Keyset-paginated: follow next_cursor. Walking the cursors visits every post exactly once, even while new ones are posted.",
-		Tags:        []string{"Posts"},
-		Security:    s.readSecurity(),
-		Responses:   map[string]*huma.Response{"200": pageResponse},
-	}, func(ctx context.Context, in *PageParams) (*pageJSON, error) {
-		return s.postPage(ctx, listFeed, nil, *in)
-	})
-
+		Tags:        []string{"Posts"}, Security: s.readSecurity(),
+		Responses: map[string]*huma.Response{"200": page},
+	}, s.listPosts)
 	register(s, huma.Operation{
-		OperationID: "listUserPosts",
-		Method:      http.MethodGet,
-		Path:        "/users/{username}/posts",
-		Summary:     "A user's posts, newest first",
-		Tags:        []string{"Posts"},
-		Security:    s.readSecurity(),
-		Errors:      []int{http.StatusNotFound},
-		Responses:   map[string]*huma.Response{"200": pageResponse},
-	}, func(ctx context.Context, in *timelineInput) (*pageJSON, error) {
-		u, err := s.store.UserByUsername(ctx, in.Username)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, huma.Error404NotFound("No user by that name.")
-		}
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		return s.postPage(ctx, listTimeline+strconv.FormatInt(u.ID, 10), &u.ID, in.PageParams)
-	})
-
+		OperationID: "listUserPosts", Method: http.MethodGet, Path: "/users/{username}/posts",
+		Summary: "A user's posts, newest first",
+		Tags:    []string{"Posts"}, Security: s.readSecurity(), Errors: []int{http.StatusNotFound},
+		Responses: map[string]*huma.Response{"200": page},
+	}, s.listUserPosts)
 	register(s, huma.Operation{
-		OperationID:   "createPost",
-		Method:        http.MethodPost,
-		Path:          "/posts",
-		Summary:       "Post a moment",
-		Tags:          []string{"Posts"},
-		Security:      needsToken,
-		MaxBodyBytes:  postBodyBytes,
-		DefaultStatus: http.StatusCreated,
-		Responses:     map[string]*huma.Response{"201": postResponse},
-	}, func(ctx context.Context, in *newPostInput) (*rawJSON, error) {
-		me, _ := currentUser(ctx)
-		for i, u := range in.Body.MediaURLs {
-			if err := s.checkMediaURL("body.media_urls["+strconv.Itoa(i)+"]", u); err != nil {
-				return nil, err
-			}
-		}
-		p, err := s.store.CreatePost(ctx, me.ID, strings.TrimSpace(in.Body.Content), in.Body.MediaURLs)
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		out := s.postJSON(&p)
-		out.Location = "/posts/" + strconv.FormatInt(p.ID, 10)
-		return out, nil
-	})
-
+		OperationID: "createPost", Method: http.MethodPost, Path: "/posts", DefaultStatus: http.StatusCreated,
+		Summary: "Post a moment",
+		Tags:    []string{"Posts"}, Security: needsToken, MaxBodyBytes: postBodyBytes,
+		Responses: map[string]*huma.Response{"201": post},
+	}, s.createPost)
 	register(s, huma.Operation{
-		OperationID: "getPost",
-		Method:      http.MethodGet,
-		Path:        "/posts/{id}",
-		Summary:     "One post",
-		Tags:        []string{"Posts"},
-		Security:    s.readSecurity(),
-		Errors:      []int{http.StatusNotFound},
-		Responses:   map[string]*huma.Response{"200": postResponse},
-	}, func(ctx context.Context, in *postIDInput) (*rawJSON, error) {
-		me, _ := currentUser(ctx)
-		p, err := s.store.Post(ctx, in.ID, me.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, errNoPost
-		}
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		return s.postJSON(&p), nil
-	})
-
+		OperationID: "getPost", Method: http.MethodGet, Path: "/posts/{id}",
+		Summary: "One post",
+		Tags:    []string{"Posts"}, Security: s.readSecurity(), Errors: []int{http.StatusNotFound},
+		Responses: map[string]*huma.Response{"200": post},
+	}, s.getPost)
 	register(s, huma.Operation{
-		OperationID:   "deletePost",
-		Method:        http.MethodDelete,
-		Path:          "/posts/{id}",
-		Summary:       "Delete a post with its likes and comments",
-		Description:   "Allowed for the post's author and for admins.",
-		Tags:          []string{"Posts"},
-		Security:      needsToken,
-		DefaultStatus: http.StatusNoContent,
-		Errors:        []int{http.StatusForbidden, http.StatusNotFound},
-	}, func(ctx context.Context, in *postIDInput) (*struct{}, error) {
-		me, _ := currentUser(ctx)
-		author, err := s.store.PostAuthorID(ctx, in.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, errNoPost
-		}
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		if !canDeletePost(me, author) {
-			return nil, huma.Error403Forbidden("Only the post's author or an admin may delete it.")
-		}
-		if err := s.store.DeletePost(ctx, in.ID); errors.Is(err, store.ErrNotFound) {
-			return nil, errNoPost
-		} else if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		return nil, nil
-	})
-
-	for _, like := range []struct {
-		method, id, summary string
-		apply               func(context.Context, int64, int64) error
-	}{
-		{http.MethodPut, "likePost", "Like a post (idempotent)", s.store.Like},
-		{http.MethodDelete, "unlikePost", "Take back a like (idempotent)", s.store.Unlike},
-	} {
-		register(s, huma.Operation{
-			OperationID:   like.id,
-			Method:        like.method,
-			Path:          "/posts/{id}/like",
-			Summary:       like.summary,
-			Tags:          []string{"Posts"},
-			Security:      needsToken,
-			DefaultStatus: http.StatusNoContent,
-			Errors:        []int{http.StatusNotFound},
-		}, func(ctx context.Context, in *postIDInput) (*struct{}, error) {
-			me, _ := currentUser(ctx)
-			err := like.apply(ctx, in.ID, me.ID)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, errNoPost
-			}
-			if err != nil {
-				return nil, s.fail(ctx, err)
-			}
-			return nil, nil
-		})
-	}
+		OperationID: "deletePost", Method: http.MethodDelete, Path: "/posts/{id}", DefaultStatus: http.StatusNoContent,
+		Summary:     "Delete a post with its likes and comments",
+		Description: "Allowed for the post's author and for admins.",
+		Tags:        []string{"Posts"}, Security: needsToken, Errors: []int{http.StatusForbidden, http.StatusNotFound},
+	}, s.deletePost)
+	register(s, huma.Operation{
+		OperationID: "likePost", Method: http.MethodPut, Path: "/posts/{id}/like", DefaultStatus: http.StatusNoContent,
+		Summary: "Like a post (idempotent)",
+		Tags:    []string{"Posts"}, Security: needsToken, Errors: []int{http.StatusNotFound},
+	}, s.likePost)
+	register(s, huma.Operation{
+		OperationID: "unlikePost", Method: http.MethodDelete, Path: "/posts/{id}/like", DefaultStatus: http.StatusNoContent,
+		Summary: "Take back a like (idempotent)",
+		Tags:    []string{"Posts"}, Security: needsToken, Errors: []int{http.StatusNotFound},
+	}, s.unlikePost)
 }
 
-var errNoPost = huma.Error404NotFound("No such post.")
+func (s *server) listPosts(ctx context.Context, in *PageParams) (*pageJSON, error) {
+	return s.postPage(ctx, listFeed, nil, *in)
+}
+
+func (s *server) listUserPosts(ctx context.Context, in *timelineInput) (*pageJSON, error) {
+	u, err := s.store.UserByUsername(ctx, in.Username)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoUser
+	}
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return s.postPage(ctx, listTimeline+strconv.FormatInt(u.ID, 10), &u.ID, in.PageParams)
+}
+
+func (s *server) createPost(ctx context.Context, in *newPostInput) (*rawJSON, error) {
+	me, _ := currentUser(ctx)
+	for i, u := range in.Body.MediaURLs {
+		if err := s.checkMediaURL("body.media_urls["+strconv.Itoa(i)+"]", u); err != nil {
+			return nil, err
+		}
+	}
+	p, err := s.store.CreatePost(ctx, me.ID, strings.TrimSpace(in.Body.Content), in.Body.MediaURLs)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := s.postJSON(&p)
+	out.Location = "/posts/" + strconv.FormatInt(p.ID, 10)
+	return out, nil
+}
+
+func (s *server) getPost(ctx context.Context, in *postIDInput) (*rawJSON, error) {
+	me, _ := currentUser(ctx)
+	p, err := s.store.Post(ctx, in.ID, me.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoPost
+	}
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return s.postJSON(&p), nil
+}
+
+func (s *server) deletePost(ctx context.Context, in *postIDInput) (*struct{}, error) {
+	me, _ := currentUser(ctx)
+	author, err := s.store.PostAuthorID(ctx, in.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoPost
+	}
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if !canDeletePost(me, author) {
+		return nil, huma.Error403Forbidden("Only the post's author or an admin may delete it.")
+	}
+	if err := s.store.DeletePost(ctx, in.ID); errors.Is(err, store.ErrNotFound) {
+		return nil, errNoPost
+	} else if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return nil, nil
+}
+
+func (s *server) likePost(ctx context.Context, in *postIDInput) (*struct{}, error) {
+	return s.setLike(ctx, in.ID, s.store.Like)
+}
+
+func (s *server) unlikePost(ctx context.Context, in *postIDInput) (*struct{}, error) {
+	return s.setLike(ctx, in.ID, s.store.Unlike)
+}
+
+// setLike likes or unlikes (apply) a post as the signed-in user.
+func (s *server) setLike(ctx context.Context, post int64, apply func(context.Context, int64, int64) error) (*struct{}, error) {
+	me, _ := currentUser(ctx)
+	err := apply(ctx, post, me.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoPost
+	}
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return nil, nil
+}
+
+var (
+	errNoPost = huma.Error404NotFound("No such post.")
+	errNoUser = huma.Error404NotFound("No user by that name.")
+)
 
 // canDeletePost is the one rule for deleting posts.
 func canDeletePost(me store.Principal, author int64) bool {

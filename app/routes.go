@@ -8,8 +8,10 @@ import (
 	swagger "github.com/swaggest/swgui/v5/static"
 )
 
-// routes lists the whole HTTP surface. API operations register themselves
-// next to their input and output types, one file per resource.
+// routes lists the whole HTTP surface. API operations are registered by
+// the register function of their resource, next to their input and output
+// types and their named handlers, one file per resource; nothing else
+// registers one (TestRoutesListTheWholeAPI).
 func (s *server) routes(mux *http.ServeMux, web fs.FS) {
 	s.registerHealth()
 	s.registerInstance()

@@ -94,14 +94,7 @@ func (s *server) registerUsers() {
 		Summary:     "Your own account",
 		Tags:        []string{"Users"},
 		Security:    needsToken,
-	}, func(ctx context.Context, _ *struct{}) (*userOutput, error) {
-		me, _ := currentUser(ctx)
-		u, err := s.store.UserByID(ctx, me.ID)
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		return &userOutput{Body: s.userBody(u, false)}, nil
-	})
+	}, s.getMe)
 
 	register(s, huma.Operation{
 		OperationID: "updateMe",
@@ -111,23 +104,7 @@ func (s *server) registerUsers() {
 		Description: "Fields left out stay as they are.",
 		Tags:        []string{"Users"},
 		Security:    needsToken,
-	}, func(ctx context.Context, in *profileInput) (*userOutput, error) {
-		me, _ := currentUser(ctx)
-		if in.Body.AvatarURL != nil && *in.Body.AvatarURL != "" {
-			if err := s.checkMediaURL("body.avatar_url", *in.Body.AvatarURL); err != nil {
-				return nil, err
-			}
-		}
-		u, err := s.store.UpdateProfile(ctx, me.ID, store.ProfileUpdate{
-			DisplayName: in.Body.DisplayName,
-			Bio:         in.Body.Bio,
-			AvatarURL:   in.Body.AvatarURL,
-		})
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		return &userOutput{Body: s.userBody(u, false)}, nil
-	})
+	}, s.updateMe)
 
 	register(s, huma.Operation{
 		OperationID:   "changePassword",
@@ -140,30 +117,7 @@ func (s *server) registerUsers() {
 		Metadata:      limitedPerAccount(limitAuth),
 		DefaultStatus: http.StatusNoContent,
 		Errors:        []int{http.StatusForbidden},
-	}, func(ctx context.Context, in *passwordInput) (*struct{}, error) {
-		me, _ := currentUser(ctx)
-		_, hash, err := s.store.Credentials(ctx, me.Username)
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		ok, err := s.passwords.matches(ctx, hash, in.Body.CurrentPassword)
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		if !ok || len(in.Body.CurrentPassword) > account.MaxPasswordBytes {
-			return nil, huma.Error403Forbidden("The current password is wrong.", &huma.ErrorDetail{
-				Location: "body.current_password", Message: "does not match",
-			})
-		}
-		newHash, err := s.passwords.hash(ctx, in.Body.NewPassword)
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		if err := s.store.SetPassword(ctx, me.ID, newHash); err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		return nil, nil
-	})
+	}, s.changePassword)
 
 	register(s, huma.Operation{
 		OperationID: "getUser",
@@ -173,14 +127,68 @@ func (s *server) registerUsers() {
 		Tags:        []string{"Users"},
 		Security:    s.readSecurity(),
 		Errors:      []int{http.StatusNotFound},
-	}, func(ctx context.Context, in *usernameInput) (*userOutput, error) {
-		u, err := s.store.UserByUsername(ctx, in.Username)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, huma.Error404NotFound("No user by that name.")
+	}, s.getUser)
+}
+
+func (s *server) getMe(ctx context.Context, _ *struct{}) (*userOutput, error) {
+	me, _ := currentUser(ctx)
+	u, err := s.store.UserByID(ctx, me.ID)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &userOutput{Body: s.userBody(u, false)}, nil
+}
+
+func (s *server) updateMe(ctx context.Context, in *profileInput) (*userOutput, error) {
+	me, _ := currentUser(ctx)
+	if in.Body.AvatarURL != nil && *in.Body.AvatarURL != "" {
+		if err := s.checkMediaURL("body.avatar_url", *in.Body.AvatarURL); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		return &userOutput{Body: s.userBody(u, false)}, nil
+	}
+	u, err := s.store.UpdateProfile(ctx, me.ID, store.ProfileUpdate{
+		DisplayName: in.Body.DisplayName,
+		Bio:         in.Body.Bio,
+		AvatarURL:   in.Body.AvatarURL,
 	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &userOutput{Body: s.userBody(u, false)}, nil
+}
+
+func (s *server) changePassword(ctx context.Context, in *passwordInput) (*struct{}, error) {
+	me, _ := currentUser(ctx)
+	_, hash, err := s.store.Credentials(ctx, me.Username)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	ok, err := s.passwords.matches(ctx, hash, in.Body.CurrentPassword)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if !ok || len(in.Body.CurrentPassword) > account.MaxPasswordBytes {
+		return nil, huma.Error403Forbidden("The current password is wrong.", &huma.ErrorDetail{
+			Location: "body.current_password", Message: "does not match",
+		})
+	}
+	newHash, err := s.passwords.hash(ctx, in.Body.NewPassword)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := s.store.SetPassword(ctx, me.ID, newHash); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return nil, nil
+}
+
+func (s *server) getUser(ctx context.Context, in *usernameInput) (*userOutput, error) {
+	u, err := s.store.UserByUsername(ctx, in.Username)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, huma.Error404NotFound("No user by that name.")
+	}
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &userOutput{Body: s.userBody(u, false)}, nil
 }
