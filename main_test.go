@@ -613,3 +613,27 @@ func TestOneClientCannotTakeEveryConnection(t *testing.T) {
 		t.Errorf("no warning names the address that was refused:\n%.2000s", in.stderr)
 	}
 }
+
+// TestUserCreateDoesNotMigrate: user create runs beside a server without
+// the directory's lock, so it refuses a database older than its binary
+// instead of migrating it under a running server.
+func TestUserCreateDoesNotMigrate(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	start(t, []string{"--addr", "127.0.0.1:0", "--data", data}, nil).stop(t)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate", "down", "--data", data}, envFrom(nil), strings.NewReader(""), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"user", "create", "bob", "--data", data}, envFrom(nil),
+		strings.NewReader("bob-password\n"), &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "schema version") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("user create on an older schema: %v", err)
+	}
+	// The server upgrades it; then user create works.
+	start(t, []string{"--addr", "127.0.0.1:0", "--data", data}, nil).stop(t)
+	if err := run(context.Background(), []string{"user", "create", "bob", "--data", data}, envFrom(nil),
+		strings.NewReader("bob-password\n"), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -42,6 +42,12 @@ func userCommand(ctx context.Context, env *environment, args []string) (err erro
 	if err != nil {
 		return err
 	}
+	// user create runs beside a server, without the directory's lock, so it
+	// must not migrate: a newer binary would change the schema under an
+	// older server.
+	if err := requireCurrentSchema(ctx, env, *data); err != nil {
+		return err
+	}
 	st, err := openExisting(ctx, env, *data, true)
 	if err != nil {
 		return err
@@ -92,4 +98,23 @@ func readPassword(env *environment) (string, error) {
 		return "", errors.New("moments user create: no password on stdin (e.g. `moments user create alice < password.txt`)")
 	}
 	return line, nil
+}
+
+// requireCurrentSchema refuses a database whose schema is older than this
+// binary's.
+func requireCurrentSchema(ctx context.Context, env *environment, dir string) (err error) {
+	st, err := openExisting(ctx, env, dir, false)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+	v, err := st.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if latest := st.LatestVersion(); v < latest {
+		return fmt.Errorf("moments user create: the database in %s is at schema version %d and this binary's is %d; "+
+			"upgrade it first by starting the new server on it (or moments migrate up with the server stopped)", dir, v, latest)
+	}
+	return nil
 }

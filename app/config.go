@@ -11,10 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"moments/app/clientip"
+	"moments/internal/textclean"
 )
 
 // Config is every setting of `moments serve`. Each one is a flag and a
@@ -86,8 +86,8 @@ func settings() []setting {
 			return nil
 		}},
 		{"name", "MOMENTS_NAME", "the instance's name, shown to visitors", d.Name, func(c *Config, v string) error {
-			if n := utf8.RuneCountInString(strings.TrimSpace(v)); n < 1 || n > 64 || v != strings.TrimSpace(v) || !singleLine(v) {
-				return fmt.Errorf("%q must be 1 to 64 characters on one line", v)
+			if n := utf8.RuneCountInString(v); n < 1 || n > 64 || v != strings.TrimSpace(v) || !textclean.Line(v) {
+				return fmt.Errorf("%q must be 1 to 64 characters on one line, without control or bidirectional override characters", v)
 			}
 			c.Name = v
 			return nil
@@ -220,6 +220,13 @@ func BindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 				return Config{}, fmt.Errorf("%s: %w", source, err)
 			}
 		}
+		// Checked here, before the data directory is touched.
+		switch {
+		case c.AIModel != "" && c.AIBaseURL == "":
+			return Config{}, errors.New("MOMENTS_AI_MODEL is set but MOMENTS_AI_BASE_URL is not: set both, or neither")
+		case c.AIBaseURL != "" && c.AIModel == "":
+			return Config{}, errors.New("MOMENTS_AI_BASE_URL is set but MOMENTS_AI_MODEL is not: set both, or neither")
+		}
 		return c, nil
 	}
 }
@@ -328,9 +335,4 @@ func splitList(v string) []string {
 		}
 	}
 	return out
-}
-
-// singleLine reports whether s has no control characters.
-func singleLine(s string) bool {
-	return !strings.ContainsFunc(s, unicode.IsControl)
 }

@@ -10,7 +10,9 @@
 package datalock
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -47,7 +49,13 @@ func Acquire(dir string) (*Lock, error) {
 	}
 	f, err := os.OpenFile(filepath.Join(dir, File), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open the lock file: %w", err)
+		// Most often a read-only file system: the first write any command
+		// of a data directory makes is this one.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("the data directory %s does not take writes (%w)", dir, err)
 	}
 	held, err := lock(f)
 	if err != nil {
