@@ -23,9 +23,9 @@ type registerInput struct {
 }
 
 type registerBody struct {
-	Username    string `json:"username" minLength:"3" maxLength:"32" pattern:"^[A-Za-z0-9_]{3,32}$" patternDescription:"3–32 letters, digits or underscores" doc:"3–32 characters of a-z, A-Z, 0-9 and _; unique ignoring case" example:"alice"`
-	Password    string `json:"password" doc:"8–72 bytes (bcrypt's limit; longer is refused, never truncated)" example:"correct horse battery"`
-	DisplayName string `json:"display_name,omitempty" maxLength:"64" doc:"Name shown on posts; defaults to the username" example:"Alice Liddell"`
+	Username    Username `json:"username"`
+	Password    string   `json:"password" doc:"8–72 bytes (bcrypt's limit; longer is refused, never truncated)" example:"correct horse battery"`
+	DisplayName string   `json:"display_name,omitempty" maxLength:"64" doc:"Name shown on posts; defaults to the username" example:"Alice Liddell"`
 }
 
 // Resolve checks what the schema cannot: passwords are measured in bytes,
@@ -115,7 +115,7 @@ func (s *server) register(ctx context.Context, in *registerInput) (*createdUserO
 	}
 	display := in.Body.DisplayName
 	u, err := s.store.CreateUser(ctx, store.NewUser{
-		Username:     in.Body.Username,
+		Username:     string(in.Body.Username),
 		PasswordHash: hash,
 		DisplayName:  display,
 		OnlyFirst:    s.cfg.Registration == "closed",

@@ -87,7 +87,7 @@ type postIDInput struct {
 }
 
 type timelineInput struct {
-	Username string `path:"username" minLength:"3" maxLength:"32" pattern:"^[A-Za-z0-9_]{3,32}$" example:"alice"`
+	Username Username `path:"username"`
 	PageParams
 }
 
@@ -155,7 +155,7 @@ func (s *server) listPosts(ctx context.Context, in *PageParams) (*pageJSON, erro
 }
 
 func (s *server) listUserPosts(ctx context.Context, in *timelineInput) (*pageJSON, error) {
-	u, err := s.store.UserByUsername(ctx, in.Username)
+	u, err := s.store.UserByUsername(ctx, string(in.Username))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errNoUser
 	}

@@ -82,8 +82,27 @@ func (p *passwordChange) Resolve(_ huma.Context, prefix *huma.PathBuffer) []erro
 	return nil
 }
 
+// Username is a username as the API takes it. Its schema carries the one
+// rule (account.UsernamePattern), so the OpenAPI document and Huma's
+// validation say what the store checks.
+type Username string
+
+// Schema implements huma.SchemaProvider.
+func (Username) Schema(huma.Registry) *huma.Schema {
+	least, most := account.MinUsernameChars, account.MaxUsernameChars
+	return &huma.Schema{
+		Type:               huma.TypeString,
+		MinLength:          &least,
+		MaxLength:          &most,
+		Pattern:            account.UsernamePattern,
+		PatternDescription: "3–32 letters, digits or underscores",
+		Description:        "3–32 characters of a-z, A-Z, 0-9 and _; unique ignoring case",
+		Examples:           []any{"alice"},
+	}
+}
+
 type usernameInput struct {
-	Username string `path:"username" minLength:"3" maxLength:"32" pattern:"^[A-Za-z0-9_]{3,32}$" example:"alice"`
+	Username Username `path:"username"`
 }
 
 func (s *server) registerUsers() {
@@ -183,7 +202,7 @@ func (s *server) changePassword(ctx context.Context, in *passwordInput) (*struct
 }
 
 func (s *server) getUser(ctx context.Context, in *usernameInput) (*userOutput, error) {
-	u, err := s.store.UserByUsername(ctx, in.Username)
+	u, err := s.store.UserByUsername(ctx, string(in.Username))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, huma.Error404NotFound("No user by that name.")
 	}

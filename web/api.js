@@ -2,17 +2,19 @@
 // it to requests, turns problem documents and OAuth2 errors into ApiError,
 // and reports a 401 so the app can send the user to sign in.
 
-const KEY = 'moments.session';
+// SESSION_KEY is where the session lives in localStorage; app.js watches it
+// for sign-ins and sign-outs in other tabs.
+export const SESSION_KEY = 'moments.session';
 
 let session = load();
 let unauthorized = () => {};
 
 function load() {
   try {
-    const s = JSON.parse(localStorage.getItem(KEY) || 'null');
+    const s = JSON.parse(localStorage.getItem(SESSION_KEY) || 'null');
     if (s && typeof s.token === 'string' && s.expires > Date.now()) return s;
   } catch { /* a corrupt entry means signed out */ }
-  localStorage.removeItem(KEY);
+  localStorage.removeItem(SESSION_KEY);
   return null;
 }
 
@@ -23,7 +25,7 @@ export function signedIn() {
 
 export function forget() {
   session = null;
-  localStorage.removeItem(KEY);
+  localStorage.removeItem(SESSION_KEY);
 }
 
 // reload picks up a sign-in or sign-out made in another tab.
@@ -109,7 +111,7 @@ export async function signIn(username, password) {
   const t = await call('POST', '/auth/token', { form: { grant_type: 'password', username, password } });
   // Forget the token a little before the server would refuse it.
   session = { token: t.access_token, expires: Date.now() + (Number(t.expires_in) || 3600) * 1000 - 30_000 };
-  localStorage.setItem(KEY, JSON.stringify(session));
+  localStorage.setItem(SESSION_KEY, JSON.stringify(session));
 }
 
 // instance is what the server offers (GET /instance), asked without a

@@ -96,7 +96,7 @@ api.onUnauthorized((hadSession) => {
 });
 
 window.addEventListener('storage', (e) => {
-  if (e.key !== null && e.key !== 'moments.session') return; // null: storage cleared
+  if (e.key !== null && e.key !== api.SESSION_KEY) return; // null: storage cleared
   api.reload();
   me = null;
   if (api.signedIn()) {
