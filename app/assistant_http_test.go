@@ -16,6 +16,7 @@ import (
 
 	"moments/app"
 	"moments/app/assistant/openaitest"
+	"moments/internal/testutil"
 )
 
 // The assistant's two operations.
@@ -56,7 +57,7 @@ func withAssistantLimit(burst int) func(*app.Deps) {
 }
 
 // withClock makes clock the server's clock (and so the rate limiter's).
-func withClock(clock *fakeClock) func(*app.Deps) {
+func withClock(clock *testutil.Clock) func(*app.Deps) {
 	return func(d *app.Deps) { d.Now = clock.Now }
 }
 
@@ -698,7 +699,7 @@ func TestAssistantNeedsAToken(t *testing.T) {
 
 func TestAssistantIsRateLimited(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock(time.Now())
 	e, fake := newAssistEnv(t, withClock(clock))
 	alice := e.signUp("alice")
 	bob := e.signUp("bob")
@@ -779,7 +780,7 @@ func TestAssistantIsRateLimited(t *testing.T) {
 // Responses that are not successes still take a token and carry the headers.
 func TestAssistantRateLimitHeadersOnFailures(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock(time.Now())
 	e, fake := newAssistEnv(t, withClock(clock))
 	fake.SetReply(openaitest.Reply{Status: 500})
 	alice := e.signUp("alice")
@@ -804,7 +805,7 @@ func TestAssistantRateLimitHeadersOnFailures(t *testing.T) {
 
 func TestAssistantTrustedProxyClientsHaveTheirOwnBuckets(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock(time.Now())
 	e, fake := newAssistEnv(t, withClock(clock), withConfig(func(c *app.Config) {
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	}))

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"moments/app"
+	"moments/internal/testutil"
 	"moments/store"
 )
 
@@ -386,33 +387,6 @@ func mediaWithSegment(jpg, seg []byte) []byte {
 	return append(out, jpg[2:]...)
 }
 
-// mediaJPEGMarkers lists the markers of a JPEG's segments up to and
-// including the first start of scan, where metadata would have to be.
-func mediaJPEGMarkers(t testing.TB, b []byte) []byte {
-	t.Helper()
-	if len(b) < 4 || b[0] != 0xff || b[1] != 0xd8 {
-		t.Fatalf("not a JPEG: % x", b[:min(len(b), 4)])
-	}
-	var markers []byte
-	for p := 2; p+4 <= len(b); {
-		if b[p] != 0xff {
-			t.Fatalf("no marker at %d", p)
-		}
-		m := b[p+1]
-		if m == 0xff {
-			p++
-			continue
-		}
-		markers = append(markers, m)
-		if m == 0xda {
-			return markers
-		}
-		p += 2 + int(binary.BigEndian.Uint16(b[p+2:]))
-	}
-	t.Fatal("no start of scan")
-	return nil
-}
-
 // mediaBombPNG is a well-formed PNG (valid CRCs, real zlib data) whose IHDR
 // claims w×h RGBA pixels.
 func mediaBombPNG(w, h uint32) []byte {
@@ -575,7 +549,7 @@ func TestMediaUploadStripsEXIFAndGPS(t *testing.T) {
 	alice := e.signUp("alice")
 	src := mediaWithSegment(mediaNoiseJPEG(320, 240, 2), mediaEXIF(0))
 	// The fixture must carry what the server has to remove.
-	if !slices.Contains(mediaJPEGMarkers(t, src), 0xe1) || !bytes.Contains(src, mediaGPSLatitude) ||
+	if !slices.Contains(jpegMarkers(t, src), 0xe1) || !bytes.Contains(src, mediaGPSLatitude) ||
 		!bytes.Contains(src, []byte(mediaSecretPlace)) {
 		t.Fatal("the test JPEG lacks its EXIF")
 	}
@@ -585,7 +559,7 @@ func TestMediaUploadStripsEXIFAndGPS(t *testing.T) {
 	}
 	for _, u := range []string{info.URL, info.ThumbnailURL} {
 		b := e.mediaGet(u).wantStatus(t, http.StatusOK).body
-		if m := mediaJPEGMarkers(t, b); slices.Contains(m, 0xe1) {
+		if m := jpegMarkers(t, b); slices.Contains(m, 0xe1) {
 			t.Errorf("%s still has an APP1 segment: markers % x", u, m)
 		}
 		for _, secret := range [][]byte{[]byte("Exif\x00\x00"), []byte(mediaSecretPlace), mediaGPSLatitude} {
@@ -607,7 +581,7 @@ func TestMediaUploadAppliesEXIFOrientation(t *testing.T) {
 		t.Errorf("upload answer says %d×%d, want 200×320 (turned)", info.Width, info.Height)
 	}
 	b := e.mediaGet(info.URL).wantStatus(t, http.StatusOK).body
-	if slices.Contains(mediaJPEGMarkers(t, b), 0xe1) {
+	if slices.Contains(jpegMarkers(t, b), 0xe1) {
 		t.Error("the turned JPEG still has an APP1 segment")
 	}
 	img, err := jpeg.Decode(bytes.NewReader(b))
@@ -1076,4 +1050,14 @@ func TestMediaOpenAPI(t *testing.T) {
 			t.Errorf("GET /media/{name} does not document %s", code)
 		}
 	}
+}
+
+// jpegMarkers is testutil.JPEGMarkers, failing the test for a non-JPEG.
+func jpegMarkers(t testing.TB, b []byte) []byte {
+	t.Helper()
+	m, err := testutil.JPEGMarkers(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

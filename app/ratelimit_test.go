@@ -6,35 +6,15 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"moments/app"
+	"moments/internal/testutil"
 )
 
-// fakeClock is a settable clock for the server.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // withRealAuthLimit restores the production sign-in limit.
-func withRealAuthLimit(clock *fakeClock) func(*app.Deps) {
+func withRealAuthLimit(clock *testutil.Clock) func(*app.Deps) {
 	return func(d *app.Deps) {
 		limits := app.DefaultLimits()
 		d.Limits = &limits
@@ -46,7 +26,7 @@ func withRealAuthLimit(clock *fakeClock) func(*app.Deps) {
 
 func TestSignInIsRateLimited(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock(time.Now())
 	e := newEnv(t, withRealAuthLimit(clock))
 	// Registration shares the bucket: this is request 1 of 10.
 	e.do("POST", "/auth/register", "", map[string]string{"username": "alice", "password": "12345678"}).wantStatus(t, 201)
@@ -186,7 +166,7 @@ func TestPasswordChangeIsRateLimited(t *testing.T) {
 
 	t.Run("PerAccount", func(t *testing.T) {
 		t.Parallel()
-		clock := newFakeClock()
+		clock := testutil.NewClock(time.Now())
 		e := newEnv(t, withRealAuthLimit(clock), behindProxy)
 		alice := e.signUp("alice")
 		for i := range 10 {

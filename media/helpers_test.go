@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"moments/internal/testutil"
 	"moments/media"
 )
 
@@ -206,29 +207,6 @@ func exifAPP1(orientation uint16) []byte {
 	return segment(0xe1, append([]byte("Exif\x00\x00"), tiff...))
 }
 
-// jpegMarkers lists the markers of a JPEG's segments up to and including
-// the first start of scan, where metadata would have to be.
-func jpegMarkers(t testing.TB, b []byte) []byte {
-	t.Helper()
-	if len(b) < 2 || b[0] != 0xff || b[1] != 0xd8 {
-		t.Fatalf("not a JPEG: % x", b[:min(len(b), 4)])
-	}
-	var markers []byte
-	for p := 2; p+4 <= len(b); {
-		if b[p] != 0xff {
-			t.Fatalf("no marker at %d", p)
-		}
-		m := b[p+1]
-		markers = append(markers, m)
-		if m == 0xda {
-			return markers
-		}
-		p += 2 + int(binary.BigEndian.Uint16(b[p+2:]))
-	}
-	t.Fatal("no start of scan")
-	return nil
-}
-
 // pngChunks lists the chunk types of a PNG.
 func pngChunks(t testing.TB, b []byte) []string {
 	t.Helper()
@@ -352,3 +330,13 @@ var (
 		0x81, 0x40, 0x92, 0xbf, 0xf4, 0x02, 0x03, 0x44, 0xf4, 0x3f, 0x8a, 0x37,
 	}
 )
+
+// jpegMarkers is testutil.JPEGMarkers, failing the test for a non-JPEG.
+func jpegMarkers(t testing.TB, b []byte) []byte {
+	t.Helper()
+	m, err := testutil.JPEGMarkers(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

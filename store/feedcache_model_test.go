@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"moments/internal/testutil"
 )
 
 // The cache's promise, checked against a model of the table through random
@@ -174,29 +176,11 @@ func checkCache(t *testing.T, at string, c *feedCache, table []*cachedPost, name
 	}
 }
 
-// clock is a test clock that can go back.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // openWithClock opens a store in a temporary directory whose time is clk.
-func openWithClock(t *testing.T) (*Store, *clock) {
+func openWithClock(t *testing.T) (*Store, *testutil.Clock) {
 	t.Helper()
-	clk := &clock{t: time.UnixMilli(1_800_000_000_000)}
-	s, err := Open(context.Background(), t.TempDir(), Options{Migrations: testMigrations(), Now: clk.now})
+	clk := testutil.NewClock(time.UnixMilli(1_800_000_000_000))
+	s, err := Open(context.Background(), t.TempDir(), Options{Migrations: testMigrations(), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,9 +205,9 @@ func TestFeedMatchesTable(t *testing.T) {
 	for op := range 1500 {
 		switch k := rng.IntN(20); {
 		case k < 5:
-			clk.add(time.Duration(rng.IntN(5)-1) * time.Millisecond)
+			clk.Advance(time.Duration(rng.IntN(5)-1) * time.Millisecond)
 			if rng.IntN(50) == 0 {
-				clk.add(-time.Second)
+				clk.Advance(-time.Second)
 			}
 			p, err := s.CreatePost(ctx, users[rng.IntN(4)], fmt.Sprint("post ", op), []string{fmt.Sprintf("https://x.example/%d.jpg", op)})
 			if err != nil {
@@ -318,7 +302,7 @@ func TestPostKeysOnlyGrow(t *testing.T) {
 	u := mustCreate(t, s, "alice")
 	var created []Post
 	for i, step := range []time.Duration{0, time.Millisecond, -time.Hour, 0, 2 * time.Hour, -time.Millisecond} {
-		clk.add(step)
+		clk.Advance(step)
 		p, err := s.CreatePost(ctx, u.ID, fmt.Sprint(i), nil)
 		if err != nil {
 			t.Fatal(err)

@@ -11,35 +11,14 @@ import (
 	"golang.org/x/time/rate"
 
 	"moments/app/limiter"
+	"moments/internal/testutil"
 )
-
-// fakeClock is a clock the test moves by hand, safe for concurrent reads.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // assistant returns the assistant's limit (10 tokens, one back every 6 s) on
 // a fake clock.
-func assistant(t *testing.T, cfg limiter.Config) (*limiter.Limiter, *fakeClock) {
+func assistant(t *testing.T, cfg limiter.Config) (*limiter.Limiter, *testutil.Clock) {
 	t.Helper()
-	clock := newClock()
+	clock := testutil.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 	cfg.Limit = rate.Every(6 * time.Second)
 	cfg.Burst = 10
 	cfg.Now = clock.Now
@@ -269,7 +248,7 @@ func TestLenNeverExceedsMaxKeys(t *testing.T) {
 			t.Parallel()
 			// A frozen clock is the worst case: no bucket ever goes idle, so
 			// only the cap holds the table down.
-			t0 := newClock().Now()
+			t0 := testutil.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)).Now()
 			l := limiter.New(limiter.Config{
 				Limit:   rate.Every(6 * time.Second),
 				Burst:   10,
@@ -295,7 +274,7 @@ func TestEvictsLeastRecentlyUsed(t *testing.T) {
 	t.Parallel()
 	// One token per hour: a key that is still tracked stays refused, a key
 	// that was evicted comes back with a fresh token.
-	clock := newClock()
+	clock := testutil.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 	l := limiter.New(limiter.Config{Limit: rate.Every(time.Hour), Burst: 1, MaxKeys: 3, Now: clock.Now})
 	for _, k := range []string{"a", "b", "c"} {
 		drain(t, l, k, 1)
@@ -328,7 +307,7 @@ func TestConcurrentUseNeverOverAdmits(t *testing.T) {
 		calls      = 50
 		burst      = 10
 	)
-	clock := newClock() // frozen: no token is ever refilled
+	clock := testutil.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)) // frozen: no token is ever refilled
 	l := limiter.New(limiter.Config{Limit: rate.Every(6 * time.Second), Burst: burst, Now: clock.Now})
 
 	var hot atomic.Int64

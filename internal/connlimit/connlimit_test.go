@@ -5,7 +5,6 @@ package connlimit
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,56 +19,12 @@ import (
 	"time"
 
 	"moments/internal/onewrite"
+	"moments/internal/testutil"
 )
 
 // patience bounds every wait, so that a broken test fails instead of
 // hanging. Nothing is measured against it.
 const patience = 2 * time.Minute
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// logBuffer collects what the server's goroutines log.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func (b *logBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.b.String(), s)
-}
 
 const (
 	perAddrWarning = "too many from one client address"
@@ -301,8 +256,8 @@ func wantClosed(t *testing.T, c *client, what string) {
 
 func TestOneAddressCannotTakeEveryConnection(t *testing.T) {
 	t.Parallel()
-	logs := &logBuffer{}
-	clock := newClock()
+	logs := &testutil.SyncBuffer{}
+	clock := testutil.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 	ts := serve(t, Config{Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: clock.Now}, newHandler(), nil)
 
 	// An attacker opens 2,000 keep-alive connections, makes a request on
@@ -330,12 +285,12 @@ func TestOneAddressCannotTakeEveryConnection(t *testing.T) {
 	other := ts.dial(t, "127.0.0.2")
 	mustGet(t, other, "/", "ok")
 
-	if n := logs.count(perAddrWarning); n != 1 {
+	if n := strings.Count(logs.String(), perAddrWarning); n != 1 {
 		t.Errorf("%d warnings within a minute, want 1:\n%s", n, logs)
 	}
 	clock.Advance(warnEvery)
 	wantClosed(t, ts.dial(t, "127.0.0.1"), "a connection over the bound a minute later")
-	waitFor(t, "a second warning a minute later", func() bool { return logs.count(perAddrWarning) == 2 })
+	waitFor(t, "a second warning a minute later", func() bool { return strings.Count(logs.String(), perAddrWarning) == 2 })
 
 	for _, c := range append(kept, other) {
 		c.Close()
@@ -345,7 +300,7 @@ func TestOneAddressCannotTakeEveryConnection(t *testing.T) {
 
 func TestTotalBoundClosesTheLongestIdle(t *testing.T) {
 	t.Parallel()
-	clock := newClock()
+	clock := testutil.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 	h := newHandler()
 	ts := serve(t, Config{MaxConns: 50, Now: clock.Now}, h, nil)
 
@@ -404,8 +359,8 @@ func TestTotalBoundClosesTheLongestIdle(t *testing.T) {
 
 func TestTotalBoundRefusesWhenNoneIsIdle(t *testing.T) {
 	t.Parallel()
-	logs := &logBuffer{}
-	clock := newClock()
+	logs := &testutil.SyncBuffer{}
+	clock := testutil.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 	h := newHandler()
 	ts := serve(t, Config{MaxConns: 20, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(logs, nil))}, h, nil)
 
@@ -422,7 +377,7 @@ func TestTotalBoundRefusesWhenNoneIsIdle(t *testing.T) {
 	for range 3 {
 		wantClosed(t, ts.dial(t, "127.0.1.100"), "a newcomer while every connection is active")
 	}
-	if n := logs.count(totalWarning); n != 1 {
+	if n := strings.Count(logs.String(), totalWarning); n != 1 {
 		t.Errorf("%d warnings within a minute, want 1:\n%s", n, logs)
 	}
 
@@ -453,7 +408,7 @@ func TestExemptPeersAreNotBoundPerAddress(t *testing.T) {
 		MaxConns:        9,
 		MaxConnsPerAddr: 3,
 		Exempt:          func(a netip.Addr) bool { return a == proxy },
-		Now:             newClock().Now,
+		Now:             testutil.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)).Now,
 	}, newHandler(), nil)
 
 	for range 5 {
@@ -512,7 +467,7 @@ func TestCountsReturnToZero(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ts := serve(t, Config{MaxConnsPerAddr: 5, Now: newClock().Now}, newHandler(), tc.tune)
+			ts := serve(t, Config{MaxConnsPerAddr: 5, Now: testutil.NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)).Now}, newHandler(), tc.tune)
 			var clients []*client
 			for i := range 20 {
 				c := ts.dial(t, fmt.Sprintf("127.0.2.%d", 1+i%4))
