@@ -18,25 +18,23 @@ const maxURLLength = 2048
 // checkText refuses NUL and other control characters except newline and
 // tab, and the bidirectional override and isolate characters.
 func checkText(prefix *huma.PathBuffer, field, s string) error {
-	if !textclean.Text(s) {
-		return &huma.ErrorDetail{
-			Location: prefix.With(field),
-			Message:  "must not contain control characters other than newline and tab, nor bidirectional overrides (U+202A–U+202E, U+2066–U+2069)",
-		}
-	}
-	return nil
+	return textProblem(prefix, field, textclean.Text(s),
+		"must not contain control characters other than newline and tab, nor bidirectional overrides (U+202A–U+202E, U+2066–U+2069)")
 }
 
 // checkSingleLine refuses every control character, newlines included, and
 // the bidirectional override and isolate characters.
 func checkSingleLine(prefix *huma.PathBuffer, field, s string) error {
-	if !textclean.Line(s) {
-		return &huma.ErrorDetail{
-			Location: prefix.With(field),
-			Message:  "must be a single line without control characters or bidirectional overrides (U+202A–U+202E, U+2066–U+2069)",
-		}
+	return textProblem(prefix, field, textclean.Line(s),
+		"must be a single line without control characters or bidirectional overrides (U+202A–U+202E, U+2066–U+2069)")
+}
+
+// textProblem is the error naming field, unless the text is clean.
+func textProblem(prefix *huma.PathBuffer, field string, clean bool, message string) error {
+	if clean {
+		return nil
 	}
-	return nil
+	return &huma.ErrorDetail{Location: prefix.With(field), Message: message}
 }
 
 // checkLength counts characters after trimming surrounding white space.

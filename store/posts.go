@@ -74,17 +74,11 @@ func scanPost(row rowScanner) (Post, error) {
 
 // CreatePost stores a post by userID and returns it as its author sees it.
 func (s *Store) CreatePost(ctx context.Context, userID int64, content string, mediaURLs []string) (Post, error) {
-	if err := checkPost(content, mediaURLs); err != nil {
-		return Post{}, err
-	}
-	if mediaURLs == nil {
-		mediaURLs = []string{}
-	}
-	media, err := json.Marshal(mediaURLs)
+	media, err := postMedia(content, mediaURLs)
 	if err != nil {
 		return Post{}, err
 	}
-	p := Post{Content: content, MediaJSON: string(media)}
+	p := Post{Content: content, MediaJSON: media}
 	err = s.withTxThen(ctx, func(tx *sql.Tx) error {
 		key := s.keys.next(millis(s.now()))
 		p.ID, p.CreatedAt = key.id, fromMillis(key.at)
@@ -101,6 +95,19 @@ func (s *Store) CreatePost(ctx context.Context, userID int64, content string, me
 		return Post{}, formatError(err)
 	}
 	return p, nil
+}
+
+// postMedia checks a post's content and media URLs and returns the URLs as
+// the JSON array the media_urls column stores (never null).
+func postMedia(content string, mediaURLs []string) (string, error) {
+	if err := checkPost(content, mediaURLs); err != nil {
+		return "", err
+	}
+	if mediaURLs == nil {
+		mediaURLs = []string{}
+	}
+	media, err := json.Marshal(mediaURLs)
+	return string(media), err
 }
 
 // postKeys chooses new posts' keys. Only the write goroutine uses it.
@@ -154,13 +161,7 @@ func (s *Store) DeletePost(ctx context.Context, id int64) error {
 // comments stay. It returns the post as its author sees it. The feed cache
 // gets the changed post in place of the old one after the commit.
 func (s *Store) UpdatePost(ctx context.Context, id int64, content string, mediaURLs []string) (Post, error) {
-	if err := checkPost(content, mediaURLs); err != nil {
-		return Post{}, err
-	}
-	if mediaURLs == nil {
-		mediaURLs = []string{}
-	}
-	media, err := json.Marshal(mediaURLs)
+	media, err := postMedia(content, mediaURLs)
 	if err != nil {
 		return Post{}, err
 	}
@@ -168,7 +169,7 @@ func (s *Store) UpdatePost(ctx context.Context, id int64, content string, mediaU
 	err = s.withTxThen(ctx, func(tx *sql.Tx) error {
 		var author int64
 		err := tx.QueryRowContext(ctx, `UPDATE posts SET content = ?, media_urls = ? WHERE id = ? RETURNING user_id`,
-			content, string(media), id).Scan(&author)
+			content, media, id).Scan(&author)
 		if err != nil {
 			return formatError(err)
 		}

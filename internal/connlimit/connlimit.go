@@ -13,13 +13,14 @@ package connlimit
 
 import (
 	"container/list"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"sync"
 	"time"
+
+	"moments/internal/connwrap"
 )
 
 const (
@@ -178,7 +179,7 @@ func (ln *listener) Accept() (net.Conn, error) {
 // admit counts c in, closing the longest-idle connection to make room if
 // it must, or closes c and returns nil if it is over a bound.
 func (l *Limiter) admit(c net.Conn) *conn {
-	lc := &conn{Conn: c, l: l}
+	lc := &conn{Conn: connwrap.Conn{Conn: c}, l: l}
 	if peer, ok := addrPort(c.RemoteAddr()); ok && !l.exempt(peer.Addr().Unmap()) {
 		lc.key = addrKey(peer.Addr())
 	}
@@ -316,7 +317,7 @@ func (l *Limiter) ConnState(nc net.Conn, state http.ConnState) {
 
 // conn is a counted connection.
 type conn struct {
-	net.Conn
+	connwrap.Conn
 	l      *Limiter
 	key    netip.Prefix // what it counts under per address; invalid if exempt or unknown
 	pair   addrPair
@@ -334,21 +335,6 @@ func (c *conn) Close() error {
 	c.l.release(c)
 	c.l.mu.Unlock()
 	return c.Conn.Close()
-}
-
-// ReadFrom lets net/http send files with sendfile, as it does through a
-// bare TCP connection.
-func (c *conn) ReadFrom(r io.Reader) (int64, error) {
-	return io.Copy(c.Conn, r)
-}
-
-// CloseWrite half-closes the connection, which net/http does before closing
-// it so that the client reads the whole response.
-func (c *conn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
 }
 
 // addrPair is a connection's two ends.

@@ -20,6 +20,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+
+	"moments/internal/connwrap"
 )
 
 // Listener hands out its connections wrapped so that Write can hold them.
@@ -31,7 +33,7 @@ func (l Listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{Conn: c}, nil
+	return &Conn{Conn: connwrap.Conn{Conn: c}}, nil
 }
 
 // Conn is a connection from Listener. While Write holds it, what net/http
@@ -41,7 +43,7 @@ func (l Listener) Accept() (net.Conn, error) {
 // request and by no other, so held needs no lock: Write sets and clears it
 // on that goroutine.
 type Conn struct {
-	net.Conn
+	connwrap.Conn
 	held *[]byte // non-nil while a response is held
 }
 
@@ -55,21 +57,12 @@ func (c *Conn) Write(p []byte) (int, error) {
 }
 
 // ReadFrom lets net/http send files with sendfile, as it does through a
-// bare TCP connection.
+// bare TCP connection, unless a response is being held.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	if c.held != nil {
 		return io.Copy(struct{ io.Writer }{c}, r)
 	}
-	return io.Copy(c.Conn, r)
-}
-
-// CloseWrite half-closes the connection, which net/http does before closing
-// it so that the client reads the whole response.
-func (c *Conn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
+	return c.Conn.ReadFrom(r)
 }
 
 type connKey struct{}

@@ -13,11 +13,12 @@ package rawerror
 
 import (
 	"bytes"
-	"io"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
+
+	"moments/internal/connwrap"
 )
 
 // netHTTPHeaders is what net/http writes after the status line of the
@@ -37,7 +38,7 @@ func (l Listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{Conn: c, lines: headerLines(l.Header)}, nil
+	return &conn{Conn: connwrap.Conn{Conn: c}, lines: headerLines(l.Header)}, nil
 }
 
 // headerLines writes h as header lines, each ended by CRLF, in a fixed order.
@@ -60,7 +61,7 @@ func headerLines(h http.Header) []byte {
 }
 
 type conn struct {
-	net.Conn
+	connwrap.Conn
 	lines []byte
 }
 
@@ -89,18 +90,4 @@ func isOwnError(p []byte) bool {
 	}
 	end := bytes.Index(p, []byte("\r\n"))
 	return end > 0 && bytes.HasPrefix(p[end:], netHTTPHeaders)
-}
-
-// ReadFrom keeps sendfile for files, as through a bare TCP connection.
-func (c *conn) ReadFrom(r io.Reader) (int64, error) {
-	return io.Copy(c.Conn, r)
-}
-
-// CloseWrite half-closes the connection, as net/http does before closing
-// one, so that the client reads the whole answer.
-func (c *conn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"moments/internal/connwrap"
 )
 
 func TestOnlyNetHTTPsOwnErrorsAreChanged(t *testing.T) {
@@ -24,7 +26,7 @@ func TestOnlyNetHTTPsOwnErrorsAreChanged(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			server, client := net.Pipe()
-			c := &conn{Conn: server, lines: headerLines(http.Header{"X-Content-Type-Options": {"nosniff"}, "X-Frame-Options": {"DENY"}})}
+			c := &conn{Conn: connwrap.Conn{Conn: server}, lines: headerLines(http.Header{"X-Content-Type-Options": {"nosniff"}, "X-Frame-Options": {"DENY"}})}
 			go func() {
 				n, err := c.Write([]byte(tc.written))
 				if err != nil || n != len(tc.written) {
