@@ -42,34 +42,16 @@ import (
 // MOMENTS_BENCH_DATA keeps the seeded database between runs (seeding takes a
 // few minutes); MOMENTS_LOAD_SECONDS sets the length of each scenario in a
 // round (default 4) and MOMENTS_LOAD_ROUNDS the number of rounds (default 3).
+//
+// MOMENTS_LOAD_COMPARE names another moments binary (an older build, say)
+// to load in the same rounds, on its own copy of the data, so that two
+// builds are compared on the same machine state: its pages take turns with
+// this build's, and each round logs their ratio. MOMENTS_LOAD_COMPARE_SCHEMA
+// migrates its copy down to the schema version it knows first.
 func BenchmarkLoad(b *testing.B) {
 	seconds, rounds := envInt("MOMENTS_LOAD_SECONDS", 4), envInt("MOMENTS_LOAD_ROUNDS", 3)
 	duration := time.Duration(seconds) * time.Second
 	const conns = 32
-
-	data := b.TempDir()
-	seed := seededDatabase(b)
-	raw, err := os.ReadFile(seed)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(data, store.DBFile), raw, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	var out bytes.Buffer
-	err = run(context.Background(), []string{"user", "create", "bencher", "--data", data},
-		envFrom(nil), strings.NewReader("bench-password\n"), &out, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-
-	srv := startBinary(b, data)
-	token := signIn(b, srv.url, "bencher", "bench-password")
-	auth := "Authorization: Bearer " + token + "\r\n"
-
-	first := get(b, srv.url+"/posts?limit=20", token)
-	deepCursor := walkTo(b, srv.url, token, 90_000)
-	static := staticServer(b, first)
 
 	type scenario struct {
 		name, addr string
@@ -79,23 +61,41 @@ func BenchmarkLoad(b *testing.B) {
 		req := []byte("GET " + path + " HTTP/1.1\r\nHost: moments\r\n" + headers + "\r\n")
 		return func(int) []byte { return req }
 	}
-	host := strings.TrimPrefix(srv.url, "http://")
-	scenarios := []scenario{
-		{"static", static, getReq("/", "")},
-		{"feed-first", host, getReq("/posts?limit=20", auth)},
-		{"feed-deep90000", host, getReq("/posts?limit=20&cursor="+url.QueryEscape(deepCursor), auth)},
-		{"create-post", host, func(i int) []byte {
-			body := fmt.Sprintf(`{"content":"load post %d, a few words long","media_urls":["https://photos.example.com/%d.jpg"]}`, i, i)
-			return []byte("POST /posts HTTP/1.1\r\nHost: moments\r\n" + auth +
-				"Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
-		}},
+	// pages starts a server from binary on its own copy of the data and
+	// returns the first page, its host, and its two page scenarios.
+	pages := func(binary, prefix string, schema int) (*process, []byte, string, []scenario) {
+		data := loadData(b, binary, schema)
+		srv := startBinaryAt(b, binary, data)
+		token := signIn(b, srv.url, "bencher", "bench-password")
+		auth := "Authorization: Bearer " + token + "\r\n"
+		first := get(b, srv.url+"/posts?limit=20", token)
+		deepCursor := walkTo(b, srv.url, token, 90_000)
+		host := strings.TrimPrefix(srv.url, "http://")
+		return srv, first, auth, []scenario{
+			{prefix + "feed-first", host, getReq("/posts?limit=20", auth)},
+			{prefix + "feed-deep90000", host, getReq("/posts?limit=20&cursor="+url.QueryEscape(deepCursor), auth)},
+		}
 	}
+	srv, first, auth, feed := pages(momentsBinary(b), "", 0)
+	static := staticServer(b, first)
+	scenarios := append([]scenario{{"static", static, getReq("/", "")}}, feed...)
+	other := os.Getenv("MOMENTS_LOAD_COMPARE")
+	if other != "" {
+		_, _, _, otherFeed := pages(other, "other-", envInt("MOMENTS_LOAD_COMPARE_SCHEMA", 0))
+		scenarios = append(scenarios, otherFeed...)
+	}
+	host := strings.TrimPrefix(srv.url, "http://")
+	create := scenario{"create-post", host, func(i int) []byte {
+		body := fmt.Sprintf(`{"content":"load post %d, a few words long","media_urls":["https://photos.example.com/%d.jpg"]}`, i, i)
+		return []byte("POST /posts HTTP/1.1\r\nHost: moments\r\n" + auth +
+			"Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+	}}
 	// The reads take turns for the rounds; creating posts comes last, as it
 	// changes what the first page shows.
 	results := map[string]*loadResult{}
 	for r := 1; r <= rounds; r++ {
 		perSecond := map[string]float64{}
-		for _, sc := range scenarios[:3] {
+		for _, sc := range scenarios {
 			res := generateLoad(b, sc.addr, conns, duration, sc.request)
 			results[sc.name] = results[sc.name].add(res)
 			perSecond[sc.name] = res.perSecond()
@@ -103,9 +103,14 @@ func BenchmarkLoad(b *testing.B) {
 		b.Logf("round %d: static %.0f req/s, feed-first %.0f (%.2f of static), feed-deep90000 %.0f (%.2f)", r,
 			perSecond["static"], perSecond["feed-first"], perSecond["feed-first"]/perSecond["static"],
 			perSecond["feed-deep90000"], perSecond["feed-deep90000"]/perSecond["static"])
+		if other != "" {
+			b.Logf("round %d: the other build: feed-first %.0f req/s (this one %.2f of it), feed-deep90000 %.0f (%.2f)", r,
+				perSecond["other-feed-first"], perSecond["feed-first"]/perSecond["other-feed-first"],
+				perSecond["other-feed-deep90000"], perSecond["feed-deep90000"]/perSecond["other-feed-deep90000"])
+		}
 	}
-	create := scenarios[3]
 	results[create.name] = generateLoad(b, create.addr, conns, duration, create.request)
+	scenarios = append(scenarios, create)
 	for _, sc := range scenarios {
 		r := results[sc.name]
 		p50, p99 := r.percentile(50), r.percentile(99)
@@ -128,6 +133,55 @@ func BenchmarkLoad(b *testing.B) {
 	b.ReportMetric(deepStatic, "deep/static")
 	b.ReportMetric(deepRatio, "deep/first")
 	b.ReportMetric(rss, "peak-RSS-MiB")
+	if other != "" {
+		vsFirst := results["feed-first"].perSecond() / results["other-feed-first"].perSecond()
+		vsDeep := results["feed-deep90000"].perSecond() / results["other-feed-deep90000"].perSecond()
+		b.Logf("this build against the other, over all rounds: feed-first %.3f, feed-deep90000 %.3f", vsFirst, vsDeep)
+		b.ReportMetric(vsFirst, "first/other")
+		b.ReportMetric(vsDeep, "deep/other")
+	}
+}
+
+// loadData makes a data directory for binary holding a copy of the seeded
+// database, migrated to this build's schema (or down to schema, when not 0)
+// and with the account "bencher", made by binary itself.
+func loadData(b *testing.B, binary string, schema int) string {
+	b.Helper()
+	data := b.TempDir()
+	raw, err := os.ReadFile(seededDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, store.DBFile), raw, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate", "up", "--data", data}, envFrom(nil), strings.NewReader(""), &out, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	for schema > 0 {
+		st, err := store.Open(context.Background(), data, store.Options{Migrations: migrationsFS(), SkipMigrate: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		v, err := st.SchemaVersion(context.Background())
+		st.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if v <= int64(schema) {
+			break
+		}
+		if err := run(context.Background(), []string{"migrate", "down", "--data", data}, envFrom(nil), strings.NewReader(""), &out, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	create := exec.Command(binary, "user", "create", "bencher", "--data", data)
+	create.Stdin = strings.NewReader("bench-password\n")
+	if msg, err := create.CombinedOutput(); err != nil {
+		b.Fatalf("%s user create: %v\n%s", binary, err, msg)
+	}
+	return data
 }
 
 var benchSeed = struct {
@@ -202,8 +256,14 @@ func momentsBinary(tb testing.TB) string {
 // The process is killed at cleanup if the test has not stopped it.
 func startBinary(tb testing.TB, data string, flags ...string) *process {
 	tb.Helper()
+	return startBinaryAt(tb, momentsBinary(tb), data, flags...)
+}
+
+// startBinaryAt is startBinary with another binary.
+func startBinaryAt(tb testing.TB, binary, data string, flags ...string) *process {
+	tb.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, flags...)
-	cmd := exec.Command(momentsBinary(tb), args...)
+	cmd := exec.Command(binary, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)
