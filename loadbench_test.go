@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +57,7 @@ func BenchmarkLoad(b *testing.B) {
 	type scenario struct {
 		name, addr string
 		request    func(i int) []byte
+		pid        int // the server's, for its CPU time; 0 for none
 	}
 	getReq := func(path, headers string) func(int) []byte {
 		req := []byte("GET " + path + " HTTP/1.1\r\nHost: moments\r\n" + headers + "\r\n")
@@ -71,17 +73,20 @@ func BenchmarkLoad(b *testing.B) {
 		first := get(b, srv.url+"/posts?limit=20", token)
 		deepCursor := walkTo(b, srv.url, token, 90_000)
 		host := strings.TrimPrefix(srv.url, "http://")
+		pid := srv.cmd.Process.Pid
 		return srv, first, auth, []scenario{
-			{prefix + "feed-first", host, getReq("/posts?limit=20", auth)},
-			{prefix + "feed-deep90000", host, getReq("/posts?limit=20&cursor="+url.QueryEscape(deepCursor), auth)},
+			{prefix + "feed-first", host, getReq("/posts?limit=20", auth), pid},
+			{prefix + "feed-deep90000", host, getReq("/posts?limit=20&cursor="+url.QueryEscape(deepCursor), auth), pid},
 		}
 	}
 	srv, first, auth, feed := pages(momentsBinary(b), "", 0)
 	static := staticServer(b, first)
-	scenarios := append([]scenario{{"static", static, getReq("/", "")}}, feed...)
+	scenarios := append([]scenario{{"static", static, getReq("/", ""), 0}}, feed...)
 	other := os.Getenv("MOMENTS_LOAD_COMPARE")
+	var otherSrv *process
 	if other != "" {
-		_, _, _, otherFeed := pages(other, "other-", envInt("MOMENTS_LOAD_COMPARE_SCHEMA", 0))
+		var otherFeed []scenario
+		otherSrv, _, _, otherFeed = pages(other, "other-", envInt("MOMENTS_LOAD_COMPARE_SCHEMA", 0))
 		scenarios = append(scenarios, otherFeed...)
 	}
 	host := strings.TrimPrefix(srv.url, "http://")
@@ -89,14 +94,16 @@ func BenchmarkLoad(b *testing.B) {
 		body := fmt.Sprintf(`{"content":"load post %d, a few words long","media_urls":["https://photos.example.com/%d.jpg"]}`, i, i)
 		return []byte("POST /posts HTTP/1.1\r\nHost: moments\r\n" + auth +
 			"Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
-	}}
+	}, srv.cmd.Process.Pid}
 	// The reads take turns for the rounds; creating posts comes last, as it
 	// changes what the first page shows.
 	results := map[string]*loadResult{}
 	for r := 1; r <= rounds; r++ {
 		perSecond := map[string]float64{}
 		for _, sc := range scenarios {
+			cpu := procCPU(b, sc.pid)
 			res := generateLoad(b, sc.addr, conns, duration, sc.request)
+			res.cpu = procCPU(b, sc.pid) - cpu
 			results[sc.name] = results[sc.name].add(res)
 			perSecond[sc.name] = res.perSecond()
 		}
@@ -109,13 +116,15 @@ func BenchmarkLoad(b *testing.B) {
 				perSecond["other-feed-deep90000"], perSecond["feed-deep90000"]/perSecond["other-feed-deep90000"])
 		}
 	}
+	cpu := procCPU(b, create.pid)
 	results[create.name] = generateLoad(b, create.addr, conns, duration, create.request)
+	results[create.name].cpu = procCPU(b, create.pid) - cpu
 	scenarios = append(scenarios, create)
 	for _, sc := range scenarios {
 		r := results[sc.name]
 		p50, p99 := r.percentile(50), r.percentile(99)
-		b.Logf("%-15s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (%d requests, %d errors)",
-			sc.name, r.perSecond(), ms(p50), ms(p99), len(r.latencies), r.errors)
+		b.Logf("%-20s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  server CPU %5.1f µs/request  (%d requests, %d errors)",
+			sc.name, r.perSecond(), ms(p50), ms(p99), r.cpuPerRequest(), len(r.latencies), r.errors)
 		b.ReportMetric(r.perSecond(), sc.name+"-req/s")
 		b.ReportMetric(ms(p99), sc.name+"-p99-ms")
 		if r.errors > 0 {
@@ -136,9 +145,15 @@ func BenchmarkLoad(b *testing.B) {
 	if other != "" {
 		vsFirst := results["feed-first"].perSecond() / results["other-feed-first"].perSecond()
 		vsDeep := results["feed-deep90000"].perSecond() / results["other-feed-deep90000"].perSecond()
-		b.Logf("this build against the other, over all rounds: feed-first %.3f, feed-deep90000 %.3f", vsFirst, vsDeep)
+		b.Logf("this build against the other, over all rounds: feed-first %.3f, feed-deep90000 %.3f; "+
+			"server CPU per request %.3f and %.3f of the other's", vsFirst, vsDeep,
+			results["feed-first"].cpuPerRequest()/results["other-feed-first"].cpuPerRequest(),
+			results["feed-deep90000"].cpuPerRequest()/results["other-feed-deep90000"].cpuPerRequest())
+		b.Logf("the other build's server peak RSS %.1f MiB", peakRSS(b, otherSrv.cmd.Process.Pid))
 		b.ReportMetric(vsFirst, "first/other")
 		b.ReportMetric(vsDeep, "deep/other")
+		b.ReportMetric(results["feed-first"].cpuPerRequest()/results["other-feed-first"].cpuPerRequest(), "first-cpu/other")
+		b.ReportMetric(results["feed-deep90000"].cpuPerRequest()/results["other-feed-deep90000"].cpuPerRequest(), "deep-cpu/other")
 	}
 }
 
@@ -175,6 +190,18 @@ func loadData(b *testing.B, binary string, schema int) string {
 		if err := run(context.Background(), []string{"migrate", "down", "--data", data}, envFrom(nil), strings.NewReader(""), &out, io.Discard); err != nil {
 			b.Fatal(err)
 		}
+	}
+	// Migrations that rebuild tables leave them packed tighter than the
+	// seeding did: VACUUM gives every copy the same layout, whatever path
+	// it took, so that builds are compared and not files.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, store.DBFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = db.Exec(`VACUUM`)
+	db.Close()
+	if err != nil {
+		b.Fatal(err)
 	}
 	create := exec.Command(binary, "user", "create", "bencher", "--data", data)
 	create.Stdin = strings.NewReader("bench-password\n")
@@ -448,6 +475,15 @@ type loadResult struct {
 	latencies []time.Duration // of every request answered, sorted
 	errors    int
 	elapsed   time.Duration // the load's duration, summed over runs
+	cpu       time.Duration // the server's CPU time (user and system) meanwhile
+}
+
+// cpuPerRequest is the server's CPU time per answered request, in µs.
+func (r *loadResult) cpuPerRequest() float64 {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return float64(r.cpu.Microseconds()) / float64(len(r.latencies))
 }
 
 // add returns r with o's requests added; r may be nil.
@@ -459,6 +495,7 @@ func (r *loadResult) add(o *loadResult) *loadResult {
 	slices.Sort(r.latencies)
 	r.errors += o.errors
 	r.elapsed += o.elapsed
+	r.cpu += o.cpu
 	return r
 }
 
@@ -575,6 +612,29 @@ func readResponse(r *bufio.Reader) (int, error) {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // peakRSS reads the process's high-water resident set size in MiB.
+// procCPU is the CPU time a process has used so far (user and system, from
+// /proc/PID/stat); 0 for pid 0 or when it cannot be read.
+func procCPU(tb testing.TB, pid int) time.Duration {
+	tb.Helper()
+	if pid == 0 {
+		return 0
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's name, which is in parentheses and may
+	// hold spaces: utime and stime are the 12th and 13th of them.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const ticks = 100 // USER_HZ, 100 on Linux
+	return time.Duration(utime+stime) * time.Second / ticks
+}
+
 func peakRSS(tb testing.TB, pid int) float64 {
 	tb.Helper()
 	return procMemory(tb, pid, "VmHWM")
