@@ -55,6 +55,7 @@ func serve(ctx context.Context, env *environment, args []string) (err error) {
 		Migrations:  migrationsFS(),
 		Synchronous: cfg.Synchronous,
 		NoFeedCache: !cfg.FeedCache,
+		PublicPosts: cfg.PublicPosts,
 		Logger:      log,
 		OnSnapshot: func(snap store.Snapshot) {
 			log.Info("copied the database before migrating it", "from", snap.From, "to", snap.To,

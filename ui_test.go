@@ -378,7 +378,7 @@ func TestUI(t *testing.T) {
 	// account, readable without an account, with an assistant and a small
 	// upload limit. The same tab visits it; its storage is its own origin's.
 	other := start(t, []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(),
-		"--name", "Seaside Club", "--registration", "closed", "--public-read", "true", "--max-upload", "64KiB",
+		"--name", "Seaside Club", "--registration", "closed", "--public-posts", "true", "--max-upload", "64KiB",
 		"--ai-base-url", "http://127.0.0.1:9/v1", "--ai-model", "test-model"}, nil)
 
 	step("set up a closed instance", func(t *testing.T) {

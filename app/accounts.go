@@ -128,7 +128,7 @@ func (s *server) register(ctx context.Context, in *registerInput) (*createdUserO
 	case err != nil:
 		return nil, s.fail(ctx, err)
 	}
-	return &createdUserOutput{Location: "/users/" + u.Username, Body: s.userBody(u, true)}, nil
+	return &createdUserOutput{Location: "/users/" + u.Username, Body: s.userBody(u, ownView)}, nil
 }
 
 type tokenInput struct {

@@ -483,9 +483,20 @@ func TestPublicReadShowsProfilesToAnonymous(t *testing.T) {
 	closed.signUp("alice")
 	closed.do("GET", "/users/alice", "", nil).wantStatus(t, http.StatusUnauthorized)
 
-	open := newEnv(t, withConfig(func(c *app.Config) { c.PublicRead = true }))
-	open.signUp("alice")
+	open := newEnv(t, withConfig(func(c *app.Config) { c.PublicPosts = true }))
+	alice := open.signUp("alice")
+	bob := open.signUp("bob")
+	open.do("POST", "/posts", alice.Token, map[string]any{"content": "hello, world", "audience": "public"}).wantStatus(t, 201)
+	open.do("POST", "/posts", bob.Token, map[string]any{"content": "members only"}).wantStatus(t, 201)
 	open.do("GET", "/users/alice", "", nil).wantStatus(t, http.StatusOK)
+	open.do("GET", "/users/alice/posts", "", nil).wantStatus(t, http.StatusOK)
+	// A member without a public post is, for a visitor, not there: the
+	// same answer as for a name nobody has.
+	for _, name := range []string{"bob", "nobody"} {
+		open.do("GET", "/users/"+name, "", nil).wantProblem(t, http.StatusNotFound, "")
+		open.do("GET", "/users/"+name+"/posts", "", nil).wantProblem(t, http.StatusNotFound, "")
+	}
+	open.do("GET", "/users/bob", bob.Token, nil).wantStatus(t, http.StatusOK)
 	// A bad token is still refused where a token is optional.
 	open.do("GET", "/users/alice", "garbage", nil).wantStatus(t, http.StatusUnauthorized)
 }

@@ -64,7 +64,7 @@ func (s *server) listUsers(ctx context.Context, in *PageParams) (*userPageOutput
 	out := &userPageOutput{}
 	out.Body.Items = make([]userBody, len(users))
 	for i, u := range users {
-		out.Body.Items[i] = s.userBody(u, true)
+		out.Body.Items[i] = s.userBody(u, adminView)
 	}
 	out.Body.NextCursor = s.cursors.next(listUsers, next)
 	return out, nil
@@ -89,5 +89,5 @@ func (s *server) updateUser(ctx context.Context, in *accountInput) (*userOutput,
 	case err != nil:
 		return nil, s.fail(ctx, err)
 	}
-	return &userOutput{Body: s.userBody(u, true)}, nil
+	return &userOutput{Body: s.userBody(u, adminView)}, nil
 }

@@ -43,7 +43,7 @@ var (
 // readSecurity is the requirement of GET operations: a token, unless the
 // instance lets anonymous visitors read.
 func (s *server) readSecurity() []map[string][]string {
-	if s.cfg.PublicRead {
+	if s.cfg.PublicPosts {
 		return tokenOrNone
 	}
 	return needsToken

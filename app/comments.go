@@ -42,7 +42,8 @@ type commentPageOutput struct {
 	}
 }
 
-type commentListInput struct {
+// postItemsInput is a page of a list under one post: its comments, its likes.
+type postItemsInput struct {
 	ID int64 `path:"id" minimum:"1" example:"42"`
 	PageParams
 }
@@ -110,13 +111,14 @@ func (s *server) registerComments() {
 	}, s.deleteComment)
 }
 
-func (s *server) listComments(ctx context.Context, in *commentListInput) (*commentPageOutput, error) {
+func (s *server) listComments(ctx context.Context, in *postItemsInput) (*commentPageOutput, error) {
 	list := listComments + strconv.FormatInt(in.ID, 10)
 	after, err := s.cursors.after(list, in.PageParams)
 	if err != nil {
 		return nil, err
 	}
-	comments, next, err := s.store.Comments(ctx, in.ID, in.Limit, after)
+	me, _ := currentUser(ctx)
+	comments, next, err := s.store.Comments(ctx, in.ID, me.ID, in.Limit, after)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errNoPost
 	}
@@ -146,14 +148,17 @@ func (s *server) createComment(ctx context.Context, in *newCommentInput) (*comme
 
 func (s *server) deleteComment(ctx context.Context, in *commentIDInput) (*struct{}, error) {
 	me, _ := currentUser(ctx)
-	commentAuthor, postAuthor, err := s.store.CommentOwners(ctx, in.ID)
+	commentAuthor, postAuthor, visible, err := s.store.CommentOwners(ctx, in.ID, me.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errNoComment
 	}
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	if !canDeleteComment(me, commentAuthor, postAuthor) {
+	if !canDeleteComment(me, visible, commentAuthor, postAuthor) {
+		if !visible {
+			return nil, errNoComment
+		}
 		return nil, huma.Error403Forbidden("Only the comment's author, the post's author or an admin may delete it.")
 	}
 	if err := s.store.DeleteComment(ctx, in.ID); errors.Is(err, store.ErrNotFound) {
@@ -166,7 +171,10 @@ func (s *server) deleteComment(ctx context.Context, in *commentIDInput) (*struct
 
 var errNoComment = huma.Error404NotFound("No such comment.")
 
-// canDeleteComment is the one rule for deleting comments.
-func canDeleteComment(me store.Principal, commentAuthor, postAuthor int64) bool {
-	return me.IsAdmin || me.ID == commentAuthor || me.ID == postAuthor
+// canDeleteComment is the one rule for deleting comments: an admin may
+// delete any comment by its ID, as any post; the post's author and the
+// comment's may delete it while the post is theirs to see (a comment under
+// a post someone may no longer see is, for them, not there).
+func canDeleteComment(me store.Principal, visible bool, commentAuthor, postAuthor int64) bool {
+	return me.IsAdmin || visible && (me.ID == commentAuthor || me.ID == postAuthor)
 }

@@ -28,7 +28,7 @@ type Config struct {
 	JWTSecret      string
 	TokenTTL       time.Duration
 	Registration   string // "open" or "closed"
-	PublicRead     bool
+	PublicPosts    bool   // members may post to everyone, and visitors without an account read those posts
 	CORSOrigins    []string
 	TrustedProxies []netip.Prefix
 	ClientIPHeader string // canonical, as clientip.ParseHeader spells it
@@ -68,6 +68,12 @@ type setting struct {
 	def             string
 	set             func(c *Config, v string) error
 }
+
+// formerName is a setting's name before a rename, still read when the new
+// one is not given: instances configured before the rename keep working.
+type formerName struct{ flag, env string }
+
+var formerNames = map[string]formerName{"public-posts": {"public-read", "MOMENTS_PUBLIC_READ"}}
 
 func settings() []setting {
 	d := DefaultConfig()
@@ -119,12 +125,12 @@ func settings() []setting {
 			c.Registration = v
 			return nil
 		}},
-		{"public-read", "MOMENTS_PUBLIC_READ", "let anonymous visitors read posts", "false", func(c *Config, v string) error {
+		{"public-posts", "MOMENTS_PUBLIC_POSTS", "let members post to everyone, and visitors without an account read those posts (and only those)", "false", func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
 				return fmt.Errorf("%q is not true or false", v)
 			}
-			c.PublicRead = b
+			c.PublicPosts = b
 			return nil
 		}},
 		{"cors-origins", "MOMENTS_CORS_ORIGINS", "comma-separated origins allowed to call the API from a browser (e.g. https://app.example.com)", "", func(c *Config, v string) error {
@@ -202,8 +208,12 @@ func settings() []setting {
 func BindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) {
 	rows := settings()
 	values := make([]*string, len(rows))
+	former := map[string]*string{}
 	for i, s := range rows {
 		values[i] = fs.String(s.flag, s.def, s.help+" ["+s.env+"]")
+		if old, ok := formerNames[s.flag]; ok {
+			former[s.flag] = fs.String(old.flag, s.def, "former name of --"+s.flag+" ["+old.env+"]")
+		}
 	}
 	return func() (Config, error) {
 		explicit := map[string]bool{}
@@ -211,10 +221,15 @@ func BindFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 		c := DefaultConfig()
 		for i, s := range rows {
 			v, source := *values[i], "--"+s.flag
-			if !explicit[s.flag] {
-				if env := getenv(s.env); env != "" {
-					v, source = env, s.env
-				}
+			old, renamed := formerNames[s.flag]
+			switch {
+			case explicit[s.flag]:
+			case renamed && explicit[old.flag]:
+				v, source = *former[s.flag], "--"+old.flag
+			case getenv(s.env) != "":
+				v, source = getenv(s.env), s.env
+			case renamed && getenv(old.env) != "":
+				v, source = getenv(old.env), old.env
 			}
 			if err := s.set(&c, v); err != nil {
 				return Config{}, fmt.Errorf("%s: %w", source, err)

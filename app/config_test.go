@@ -31,7 +31,7 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.TokenTTL != 24*time.Hour ||
-		c.Registration != "open" || c.PublicRead || c.MaxUpload != 10<<20 || c.ClientIPHeader != "X-Forwarded-For" {
+		c.Registration != "open" || c.PublicPosts || c.MaxUpload != 10<<20 || c.ClientIPHeader != "X-Forwarded-For" {
 		t.Errorf("defaults = %+v", c)
 	}
 
@@ -50,7 +50,7 @@ func TestConfigPrecedence(t *testing.T) {
 	if c.Addr != "127.0.0.1:9001" {
 		t.Errorf("flag did not win over env: %s", c.Addr)
 	}
-	if !c.PublicRead || c.MaxUpload != 2<<20 {
+	if !c.PublicPosts || c.MaxUpload != 2<<20 {
 		t.Errorf("env not applied: %+v", c)
 	}
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.1/32")}
@@ -70,6 +70,21 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 	if c.PublicURL != "https://moments.example.com" || c.Name != "The Liddells" || !c.FeedCache {
 		t.Errorf("public URL %q, name %q, feed cache %v", c.PublicURL, c.Name, c.FeedCache)
+	}
+	// The old names of public posts still work, and the new ones win.
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{[]string{"--public-read=true"}, nil, true},
+		{[]string{"--public-read=false", "--public-posts=true"}, nil, true},
+		{nil, map[string]string{"MOMENTS_PUBLIC_READ": "true", "MOMENTS_PUBLIC_POSTS": "false"}, false},
+		{[]string{"--public-read=true"}, map[string]string{"MOMENTS_PUBLIC_POSTS": "false"}, true},
+	} {
+		if c, err := loadConfig(t, tc.args, tc.env); err != nil || c.PublicPosts != tc.want {
+			t.Errorf("%v %v: public posts %v, %v; want %v", tc.args, tc.env, c.PublicPosts, err, tc.want)
+		}
 	}
 	if c, err := loadConfig(t, nil, map[string]string{"MOMENTS_FEED_CACHE": "off"}); err != nil || c.FeedCache {
 		t.Errorf("MOMENTS_FEED_CACHE=off: feed cache %v, %v", c.FeedCache, err)
@@ -94,6 +109,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{"bad ttl", nil, map[string]string{"MOMENTS_TOKEN_TTL": "forever"}, "MOMENTS_TOKEN_TTL"},
 		{"registration", []string{"--registration", "maybe"}, nil, "--registration"},
 		{"public read", nil, map[string]string{"MOMENTS_PUBLIC_READ": "yes please"}, "MOMENTS_PUBLIC_READ"},
+		{"public read flag", []string{"--public-read", "maybe"}, nil, "--public-read"},
 		{"proxy", nil, map[string]string{"MOMENTS_TRUSTED_PROXIES": "10.0.0.0/33"}, "CIDR"},
 		{"origin with path", nil, map[string]string{"MOMENTS_CORS_ORIGINS": "https://a.example/x"}, "origin"},
 		{"origin wildcard", nil, map[string]string{"MOMENTS_CORS_ORIGINS": "*"}, "origin"},

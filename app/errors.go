@@ -24,6 +24,7 @@ import (
 // request ID and answered with a bare 500, so no SQL or file path leaks.
 func (s *server) fail(ctx context.Context, err error) error {
 	var se huma.StatusError
+	var fe *store.FieldError
 	switch {
 	case errors.As(err, &se):
 		return err
@@ -36,6 +37,12 @@ func (s *server) fail(ctx context.Context, err error) error {
 			slog.String("request_id", requestID(ctx)))
 		return huma.NewError(http.StatusInsufficientStorage,
 			"The server's disk is full, so nothing was saved; try again once its operator has made room.")
+	case errors.As(err, &fe):
+		// A check only the store can make, such as whether circles are
+		// the caller's own; it names the field but no value.
+		return huma.Error422UnprocessableEntity("The request breaks a rule of "+fe.Field+".", &huma.ErrorDetail{
+			Location: "body." + fe.Field, Message: fe.Message,
+		})
 	case errors.Is(err, store.ErrInvalid):
 		// The HTTP layer checks every limit first; this is the store's
 		// own check, and its message names the field but no value.

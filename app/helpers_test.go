@@ -65,8 +65,9 @@ func newEnvWithStore(t *testing.T, storeOpts func(*store.Options), opts ...func(
 		o(&d)
 	}
 	so := store.Options{
-		Migrations: os.DirFS(filepath.Join("..", "migrations")),
-		Now:        d.Now,
+		Migrations:  os.DirFS(filepath.Join("..", "migrations")),
+		Now:         d.Now,
+		PublicPosts: d.Config.PublicPosts,
 	}
 	if storeOpts != nil {
 		storeOpts(&so)

@@ -48,7 +48,7 @@ func (s *server) instance(ctx context.Context, _ *struct{}) (*instanceOutput, er
 			Name:            s.cfg.Name,
 			Version:         s.version,
 			Registration:    s.cfg.Registration,
-			PublicPosts:     s.cfg.PublicRead,
+			PublicPosts:     s.cfg.PublicPosts,
 			Assistant:       s.assistant.Configured(),
 			MaxUploadBytes:  s.cfg.MaxUpload,
 			MaxUploadPixels: s.media.MaxPixels(),

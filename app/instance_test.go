@@ -51,7 +51,7 @@ func TestInstance(t *testing.T) {
 		e := newEnv(t, withConfig(func(c *app.Config) {
 			c.Name = "The Liddells"
 			c.Registration = "closed"
-			c.PublicRead = true
+			c.PublicPosts = true
 			c.AIBaseURL = "http://127.0.0.1:1/v1"
 			c.AIModel = "m"
 			c.MaxUpload = 3 << 20

@@ -109,14 +109,16 @@ func appendAuthor(b []byte, a store.Author) []byte {
 	return append(b, '}')
 }
 
-// appendPost appends a post as the API's Post object. The stored media
-// array is passed through: CreatePost wrote it with encoding/json.
-func appendPost(b []byte, p *store.Post) []byte {
-	return appendPostCounters(appendPostFixed(b, p), p)
+// appendPost appends a post as the API's Post object, as viewer sees it.
+// The stored media array is passed through: CreatePost wrote it with
+// encoding/json.
+func appendPost(b []byte, p *store.Post, viewer int64) []byte {
+	return appendPostCounters(appendPostFixed(b, p), p, viewer)
 }
 
-// appendPostFixed appends a post's fields that never change, without the
-// closing brace: everything up to created_at.
+// appendPostFixed appends the fields of a post that only a write changes
+// and that every reader sees alike, without the closing brace: everything
+// up to the audience. The feed cache keeps this part rendered.
 func appendPostFixed(b []byte, p *store.Post) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, p.ID, 10)
@@ -127,23 +129,50 @@ func appendPostFixed(b []byte, p *store.Post) []byte {
 	b = append(b, `,"media_urls":`...)
 	b = append(b, p.MediaJSON...)
 	b = append(b, `,"created_at":`...)
-	return appendTime(b, p.CreatedAt)
+	b = appendTime(b, p.CreatedAt)
+	b = append(b, `,"edited_at":`...)
+	if p.EditedAt.IsZero() {
+		b = append(b, "null"...)
+	} else {
+		b = appendTime(b, p.EditedAt)
+	}
+	b = append(b, `,"audience":"`...)
+	b = append(b, p.Audience.Name()...)
+	return append(b, '"')
 }
 
-// appendPostCounters appends the rest of a post: what changes, and the
-// closing brace.
-func appendPostCounters(b []byte, p *store.Post) []byte {
+// appendPostCounters appends the rest of a post: what changes between
+// reads, what depends on the reader, and the closing brace. Only the
+// author learns which circles a post names.
+func appendPostCounters(b []byte, p *store.Post, viewer int64) []byte {
 	b = append(b, `,"like_count":`...)
 	b = strconv.AppendInt(b, p.LikeCount, 10)
 	b = append(b, `,"comment_count":`...)
 	b = strconv.AppendInt(b, p.CommentCount, 10)
 	b = append(b, `,"liked_by_me":`...)
 	b = strconv.AppendBool(b, p.LikedByMe)
+	if viewer != 0 && viewer == p.Author.ID {
+		// Both arrays as CreatePost or UpdatePost wrote them with
+		// encoding/json: never null.
+		b = append(b, `,"circle_ids":`...)
+		b = appendIDs(b, p.CircleIDsJSON)
+		b = append(b, `,"hidden_from":`...)
+		b = appendIDs(b, p.HiddenFromJSON)
+	}
 	return append(b, '}')
 }
 
-// appendPostPage appends {"items": [...], "next_cursor": ...}.
-func appendPostPage(b []byte, posts []store.Post, next string) []byte {
+// appendIDs appends a stored JSON array of IDs; none stored is [].
+func appendIDs(b []byte, ids string) []byte {
+	if ids == "" {
+		return append(b, "[]"...)
+	}
+	return append(b, ids...)
+}
+
+// appendPostPage appends {"items": [...], "next_cursor": ...}, as viewer
+// sees the posts.
+func appendPostPage(b []byte, posts []store.Post, viewer int64, next string) []byte {
 	b = append(b, `{"items":[`...)
 	for i := range posts {
 		if i > 0 {
@@ -151,7 +180,7 @@ func appendPostPage(b []byte, posts []store.Post, next string) []byte {
 		}
 		p := &posts[i]
 		if p.Rendered == nil {
-			b = appendPost(b, p)
+			b = appendPost(b, p, viewer)
 			continue
 		}
 		// The unchanging part is rendered once per cached post.
@@ -162,7 +191,7 @@ func appendPostPage(b []byte, posts []store.Post, next string) []byte {
 			b = appendPostFixed(b, p)
 			p.Rendered.Store(bytes.Clone(b[start:]))
 		}
-		b = appendPostCounters(b, p)
+		b = appendPostCounters(b, p, viewer)
 	}
 	b = append(b, `],"next_cursor":`...)
 	if next == "" {

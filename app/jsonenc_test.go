@@ -28,40 +28,74 @@ func FuzzAppendString(f *testing.F) {
 	})
 }
 
-// appendPost writes what encoding/json writes for the documented postBody.
+// appendPost writes what encoding/json writes for the documented postBody,
+// for the author (who sees the circles a post names) and for anyone else.
 func TestAppendPostMatchesSchema(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 11, 26, 19, 4, 5, 120_000_000, time.UTC)
-	p := store.Post{
-		ID:           42,
-		Author:       store.Author{ID: 7, Username: "alice", DisplayName: "Alice <L>", AvatarURL: "/media/x.jpg"},
-		Content:      "hi \"there\"\n<b>",
-		MediaJSON:    `["https://a.example/1.jpg?a=1\u0026b=2"]`,
-		CreatedAt:    at,
-		LikeCount:    3,
-		CommentCount: 1,
-		LikedByMe:    true,
-	}
-	want, err := json.Marshal(postBody{
-		ID:           p.ID,
-		Author:       authorBody{ID: 7, Username: "alice", DisplayName: "Alice <L>", AvatarURL: "/media/x.jpg"},
-		Content:      p.Content,
-		MediaURLs:    []string{"https://a.example/1.jpg?a=1&b=2"},
-		CreatedAt:    apiTime(at),
-		LikeCount:    3,
-		CommentCount: 1,
-		LikedByMe:    true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := appendPost(nil, &p); string(got) != string(want) {
-		t.Fatalf("appendPost:\n%s\nencoding/json:\n%s", got, want)
+	edited := at.Add(90 * time.Minute)
+	for _, tc := range []struct {
+		name   string
+		post   store.Post
+		viewer int64
+		want   postBody
+	}{
+		{
+			name: "a reader",
+			post: store.Post{
+				ID:            42,
+				Author:        store.Author{ID: 7, Username: "alice", DisplayName: "Alice <L>", AvatarURL: "/media/x.jpg"},
+				Content:       "hi \"there\"\n<b>",
+				MediaJSON:     `["https://a.example/1.jpg?a=1\u0026b=2"]`,
+				CreatedAt:     at,
+				Audience:      store.MembersHidden,
+				CircleIDsJSON: "[]", HiddenFromJSON: "[3]",
+				LikeCount:    3,
+				CommentCount: 1,
+				LikedByMe:    true,
+			},
+			viewer: 8,
+			want: postBody{
+				ID:           42,
+				Author:       authorBody{ID: 7, Username: "alice", DisplayName: "Alice <L>", AvatarURL: "/media/x.jpg"},
+				Content:      "hi \"there\"\n<b>",
+				MediaURLs:    []string{"https://a.example/1.jpg?a=1&b=2"},
+				CreatedAt:    apiTime(at),
+				Audience:     "members",
+				LikeCount:    3,
+				CommentCount: 1,
+				LikedByMe:    true,
+			},
+		},
+		{
+			name: "the author of an edited post",
+			post: store.Post{
+				ID: 43, Author: store.Author{ID: 7, Username: "alice"},
+				MediaJSON: `["/media/a.jpg"]`, CreatedAt: at, EditedAt: edited,
+				Audience: store.Circles, CircleIDsJSON: "[2,5]", HiddenFromJSON: "[]",
+			},
+			viewer: 7,
+			want: postBody{
+				ID: 43, Author: authorBody{ID: 7, Username: "alice"},
+				MediaURLs: []string{"/media/a.jpg"}, CreatedAt: apiTime(at), EditedAt: ptr(apiTime(edited)),
+				Audience: "circles", CircleIDs: &[]int64{2, 5}, HiddenFrom: &[]int64{},
+			},
+		},
+	} {
+		want, err := json.Marshal(tc.want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendPost(nil, &tc.post, tc.viewer); string(got) != string(want) {
+			t.Errorf("%s: appendPost:\n%s\nencoding/json:\n%s", tc.name, got, want)
+		}
 	}
 	if got := string(appendTime(nil, at)); got != `"2026-11-26T19:04:05.120Z"` {
 		t.Errorf("appendTime = %s", got)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func FuzzAppendTime(f *testing.F) {
 	for _, ms := range []int64{0, 1, 999, 1_700_000_000_123, 253_402_300_799_999, -1, -62_135_596_800_000} {

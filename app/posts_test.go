@@ -31,6 +31,10 @@ type apiPost struct {
 	LikeCount    int64    `json:"like_count"`
 	CommentCount int64    `json:"comment_count"`
 	LikedByMe    bool     `json:"liked_by_me"`
+	EditedAt     *string  `json:"edited_at"`
+	Audience     string   `json:"audience"`
+	CircleIDs    *[]int64 `json:"circle_ids"`  // the author's view only
+	HiddenFrom   *[]int64 `json:"hidden_from"` // the author's view only
 }
 
 type apiPostPage struct {
@@ -44,6 +48,14 @@ func (e *testEnv) post(token, content string, media ...string) apiPost {
 	if media != nil {
 		body["media_urls"] = media
 	}
+	var p apiPost
+	e.do("POST", "/posts", token, body).wantStatus(e.t, http.StatusCreated).json(e.t, &p)
+	return p
+}
+
+// postWith creates a post from a whole request body (audience, circles).
+func (e *testEnv) postWith(token string, body map[string]any) apiPost {
+	e.t.Helper()
 	var p apiPost
 	e.do("POST", "/posts", token, body).wantStatus(e.t, http.StatusCreated).json(e.t, &p)
 	return p
@@ -122,9 +134,19 @@ func TestPostJSONMatchesItsSchema(t *testing.T) {
 		return k
 	}
 	item := items[0].(map[string]any)
-	want := []string{"author", "comment_count", "content", "created_at", "id", "like_count", "liked_by_me", "media_urls"}
+	// The author's own view names the post's circles; nobody else's does.
+	want := []string{"audience", "author", "circle_ids", "comment_count", "content", "created_at", "edited_at",
+		"hidden_from", "id", "like_count", "liked_by_me", "media_urls"}
 	if got := keys(item); !reflect.DeepEqual(got, want) {
 		t.Errorf("post keys = %v, want %v", got, want)
+	}
+	bob := e.signUp("bob")
+	var other map[string]any
+	e.do("GET", "/posts", bob.Token, nil).wantStatus(t, 200).json(t, &other)
+	want = []string{"audience", "author", "comment_count", "content", "created_at", "edited_at",
+		"id", "like_count", "liked_by_me", "media_urls"}
+	if got := keys(other["items"].([]any)[0].(map[string]any)); !reflect.DeepEqual(got, want) {
+		t.Errorf("another member's post keys = %v, want %v", got, want)
 	}
 	if got := keys(item["author"].(map[string]any)); !reflect.DeepEqual(got, []string{"avatar_url", "display_name", "id", "username"}) {
 		t.Errorf("author keys = %v", got)
@@ -430,7 +452,7 @@ func TestPostAuthorizationMatrix(t *testing.T) {
 	for _, public := range []bool{false, true} {
 		t.Run(fmt.Sprintf("public read %v", public), func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, withConfig(func(c *app.Config) { c.PublicRead = public }))
+			e := newEnv(t, withConfig(func(c *app.Config) { c.PublicPosts = public }))
 			admin := e.signUp("admin")
 			author := e.signUp("author")
 			other := e.signUp("other")
@@ -442,8 +464,12 @@ func TestPostAuthorizationMatrix(t *testing.T) {
 
 			// Each case gets fresh resources so deletes do not interfere.
 			type fixture struct{ post, comment, otherComment int64 }
+			audience := "members"
+			if public {
+				audience = "public" // what visitors may read
+			}
 			setup := func() fixture {
-				p := e.post(author.Token, "matrix")
+				p := e.postWith(author.Token, map[string]any{"content": "matrix", "audience": audience})
 				var c, oc struct {
 					ID int64 `json:"id"`
 				}
@@ -509,7 +535,7 @@ func TestPostAuthorizationMatrix(t *testing.T) {
 
 			// Anonymous readers never like anything.
 			if public {
-				p := e.post(author.Token, "liked")
+				p := e.postWith(author.Token, map[string]any{"content": "liked", "audience": "public"})
 				e.do("PUT", fmt.Sprintf("/posts/%d/like", p.ID), other.Token, nil).wantStatus(t, 204)
 				var got apiPost
 				e.do("GET", fmt.Sprintf("/posts/%d", p.ID), "", nil).wantStatus(t, 200).json(t, &got)
@@ -529,9 +555,11 @@ func TestFeedRequestStatements(t *testing.T) {
 	bothFeeds(t, func(t *testing.T, feed func(*store.Options)) {
 		var counter storetest.Counter
 		e := newEnvWithStore(t, func(o *store.Options) { feed(o); o.WrapReader = counter.Wrap },
-			withConfig(func(c *app.Config) { c.PublicRead = true }))
+			withConfig(func(c *app.Config) { c.PublicPosts = true }))
 		alice := e.signUp("alice")
 		bob := e.signUp("bob")
+		// Visitors see public posts only.
+		e.do("PATCH", "/users/me", alice.Token, map[string]string{"default_audience": "public"}).wantStatus(t, 200)
 		for i := range 150 {
 			p := e.post(alice.Token, fmt.Sprint(i), "https://x.example/a.jpg")
 			if i%3 == 0 {

@@ -20,6 +20,7 @@ func (s *server) routes(mux *http.ServeMux, web fs.FS) {
 	s.registerAdmin()
 	s.registerPosts()
 	s.registerComments()
+	s.registerCircles()
 	s.registerMedia()
 	s.registerAssistant()
 

@@ -86,6 +86,12 @@ func newServer(d Deps) (*server, http.Handler, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if d.Store.PublicPosts() != d.Config.PublicPosts {
+		// Both refuse public posts they were not told about; the two
+		// must agree, or members would be offered what the store refuses.
+		return nil, nil, fmt.Errorf("the store was opened with PublicPosts %v but the configuration says %v",
+			d.Store.PublicPosts(), d.Config.PublicPosts)
+	}
 	secret, err := loadSecret(d.Config)
 	if err != nil {
 		return nil, nil, err

@@ -21,22 +21,39 @@ type userBody struct {
 	AvatarURL   string  `json:"avatar_url" example:"/media/3k2j1h4g5f6d7s8a9p0o1i2u3y.jpg"`
 	IsAdmin     bool    `json:"is_admin"`
 	CreatedAt   apiTime `json:"created_at"`
-	Disabled    *bool   `json:"disabled,omitempty" doc:"Admin views only"`
+	// HistoryVisibleDays is how far back others see the member's posts.
+	HistoryVisibleDays int     `json:"history_visible_days" doc:"How many days back others can see this member's posts; 0 for all"`
+	Disabled           *bool   `json:"disabled,omitempty" doc:"Admin views only"`
+	DefaultAudience    *string `json:"default_audience,omitempty" enum:"members,only_me,public" doc:"GET /users/me only: the audience of a new post that names none"`
 }
 
-func (s *server) userBody(u store.User, adminView bool) userBody {
+// Which view of a user a userBody is.
+type userView int
+
+const (
+	publicView userView = iota // anyone's profile
+	ownView                    // GET /users/me and the answers to one's own changes
+	adminView                  // the admin operations
+)
+
+func (s *server) userBody(u store.User, view userView) userBody {
 	b := userBody{
-		ID:          u.ID,
-		Username:    u.Username,
-		DisplayName: u.DisplayName,
-		Bio:         u.Bio,
-		AvatarURL:   u.AvatarURL,
-		IsAdmin:     u.IsAdmin,
-		CreatedAt:   apiTime(u.CreatedAt),
+		ID:                 u.ID,
+		Username:           u.Username,
+		DisplayName:        u.DisplayName,
+		Bio:                u.Bio,
+		AvatarURL:          u.AvatarURL,
+		IsAdmin:            u.IsAdmin,
+		CreatedAt:          apiTime(u.CreatedAt),
+		HistoryVisibleDays: u.HistoryVisibleDays,
 	}
-	if adminView {
+	switch view {
+	case adminView:
 		disabled := u.Disabled
 		b.Disabled = &disabled
+	case ownView:
+		aud := u.DefaultAudience.Name()
+		b.DefaultAudience = &aud
 	}
 	return b
 }
@@ -49,6 +66,10 @@ type profilePatch struct {
 	DisplayName *string `json:"display_name,omitempty" maxLength:"64" doc:"Name shown on posts; empty to use the username"`
 	Bio         *string `json:"bio,omitempty" maxLength:"500" doc:"A few words about you"`
 	AvatarURL   *string `json:"avatar_url,omitempty" maxLength:"2048" doc:"An http(s) URL or a /media/ path from POST /media; empty to remove"`
+	// The choices the UI offers are 0, 180, 30 and 3; any day count
+	// within the limit is taken.
+	HistoryVisibleDays *int    `json:"history_visible_days,omitempty" minimum:"0" maximum:"3650" doc:"How many days back others can see your posts: 0 for all, or 1–3650"`
+	DefaultAudience    *string `json:"default_audience,omitempty" enum:"members,only_me,public" doc:"The audience of a new post that names none; public only where the instance allows public posts"`
 }
 
 func (p *profilePatch) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
@@ -155,7 +176,7 @@ func (s *server) getMe(ctx context.Context, _ *struct{}) (*userOutput, error) {
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &userOutput{Body: s.userBody(u, false)}, nil
+	return &userOutput{Body: s.userBody(u, ownView)}, nil
 }
 
 func (s *server) updateMe(ctx context.Context, in *profileInput) (*userOutput, error) {
@@ -165,15 +186,21 @@ func (s *server) updateMe(ctx context.Context, in *profileInput) (*userOutput, e
 			return nil, err
 		}
 	}
-	u, err := s.store.UpdateProfile(ctx, me.ID, store.ProfileUpdate{
-		DisplayName: in.Body.DisplayName,
-		Bio:         in.Body.Bio,
-		AvatarURL:   in.Body.AvatarURL,
-	})
+	change := store.ProfileUpdate{
+		DisplayName:        in.Body.DisplayName,
+		Bio:                in.Body.Bio,
+		AvatarURL:          in.Body.AvatarURL,
+		HistoryVisibleDays: in.Body.HistoryVisibleDays,
+	}
+	if in.Body.DefaultAudience != nil {
+		aud, _ := store.ParseAudience(*in.Body.DefaultAudience) // the schema's enum let only these through
+		change.DefaultAudience = &aud
+	}
+	u, err := s.store.UpdateProfile(ctx, me.ID, change)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &userOutput{Body: s.userBody(u, false)}, nil
+	return &userOutput{Body: s.userBody(u, ownView)}, nil
 }
 
 func (s *server) changePassword(ctx context.Context, in *passwordInput) (*struct{}, error) {
@@ -202,12 +229,33 @@ func (s *server) changePassword(ctx context.Context, in *passwordInput) (*struct
 }
 
 func (s *server) getUser(ctx context.Context, in *usernameInput) (*userOutput, error) {
-	u, err := s.store.UserByUsername(ctx, string(in.Username))
+	u, err := s.visibleUser(ctx, in.Username)
+	if err != nil {
+		return nil, err
+	}
+	return &userOutput{Body: s.userBody(u, publicView)}, nil
+}
+
+// visibleUser looks up a member by name for a profile or a timeline. A
+// visitor without an account learns of a member only through their public
+// posts: for a visitor, a member without one is not there, as a name
+// nobody has is not.
+func (s *server) visibleUser(ctx context.Context, name Username) (store.User, error) {
+	u, err := s.store.UserByUsername(ctx, string(name))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, huma.Error404NotFound("No user by that name.")
+		return store.User{}, errNoUser
 	}
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		return store.User{}, s.fail(ctx, err)
 	}
-	return &userOutput{Body: s.userBody(u, false)}, nil
+	if me, _ := currentUser(ctx); me.ID == 0 {
+		page, err := s.store.Feed(ctx, store.FeedQuery{AuthorID: &u.ID, Limit: 1})
+		if err != nil {
+			return store.User{}, s.fail(ctx, err)
+		}
+		if len(page.Posts) == 0 {
+			return store.User{}, errNoUser
+		}
+	}
+	return u, nil
 }

@@ -23,7 +23,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	ctx := context.Background()
 	u := mustCreate(t, s, "alice")
 	for i := range 50 {
-		if _, err := s.CreatePost(ctx, u.ID, fmt.Sprint("before ", i), nil); err != nil {
+		if _, err := s.CreatePost(ctx, u.ID, PostInput{Content: fmt.Sprint("before ", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -36,7 +36,7 @@ func TestBackupWhileWriting(t *testing.T) {
 		defer wg.Done()
 		defer close(writing)
 		for i := 0; !stop.Load(); i++ {
-			if _, err := s.CreatePost(ctx, u.ID, fmt.Sprint("during ", i), nil); err != nil {
+			if _, err := s.CreatePost(ctx, u.ID, PostInput{Content: fmt.Sprint("during ", i)}); err != nil {
 				t.Error(err)
 				return
 			}

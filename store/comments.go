@@ -26,15 +26,15 @@ func scanComment(row rowScanner) (Comment, error) {
 	return c, formatError(err)
 }
 
-// CreateComment adds a comment by userID to a post. A missing post is
-// ErrNotFound.
+// CreateComment adds a comment by userID to a post they may see. A post
+// that is not there for them is ErrNotFound.
 func (s *Store) CreateComment(ctx context.Context, postID, userID int64, content string) (Comment, error) {
 	if err := checkText("content", content, 1, MaxCommentChars); err != nil {
 		return Comment{}, err
 	}
 	var c Comment
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		if err := postExists(ctx, tx, postID); err != nil {
+		if err := s.postVisible(ctx, tx, postID, userID); err != nil {
 			return err
 		}
 		var id int64
@@ -50,10 +50,10 @@ func (s *Store) CreateComment(ctx context.Context, postID, userID int64, content
 	return c, formatError(err)
 }
 
-// Comments returns up to limit comments of a post, oldest first, after the
-// cursor, and the cursor of the next page (nil: no more). A missing post is
-// ErrNotFound.
-func (s *Store) Comments(ctx context.Context, postID int64, limit int, after *Key) ([]Comment, *Key, error) {
+// Comments returns up to limit comments of a post the viewer may see,
+// oldest first, after the cursor, and the cursor of the next page (nil: no
+// more). A post that is not there for the viewer is ErrNotFound.
+func (s *Store) Comments(ctx context.Context, postID, viewer int64, limit int, after *Key) ([]Comment, *Key, error) {
 	if err := checkLimit(limit); err != nil {
 		return nil, nil, err
 	}
@@ -61,19 +61,18 @@ func (s *Store) Comments(ctx context.Context, postID int64, limit int, after *Ke
 		return nil, nil, err
 	}
 	defer s.endRead()
-	// The post's existence and its comments in one statement: the LEFT
+	// The post's visibility and its comments in one statement: the LEFT
 	// JOIN yields one row of NULLs for a post without comments, and none
-	// for a missing post.
-	q := `SELECT ` + commentColumns + `
-		FROM posts p LEFT JOIN comments c ON c.post_id = p.id`
-	args := []any{sql.Named("post", postID), sql.Named("limit", limit+1)}
+	// for a post that is not there for this viewer.
+	cursor := Key{CreatedAt: -1 << 63, ID: -1 << 63}
 	if after != nil {
-		q += ` AND (c.created_at, c.id) > (:at, :id)`
-		args = append(args, sql.Named("at", after.CreatedAt), sql.Named("id", after.ID))
+		cursor = *after
 	}
-	q += ` LEFT JOIN users u ON u.id = c.user_id
-		WHERE p.id = :post ORDER BY c.created_at, c.id LIMIT :limit`
-	rows, err := s.reader.QueryContext(ctx, q, args...)
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+commentColumns+`
+		FROM posts p LEFT JOIN comments c ON c.post_id = p.id AND (c.created_at, c.id) > (?5, ?6)
+		LEFT JOIN users u ON u.id = c.user_id
+		WHERE p.id = ?4 AND `+visibleTo("p")+` ORDER BY c.created_at, c.id LIMIT ?7`,
+		s.ruleArgs(Viewer{ID: viewer}, postID, cursor.CreatedAt, cursor.ID, limit+1)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -113,15 +112,17 @@ func (s *Store) Comments(ctx context.Context, postID int64, limit int, after *Ke
 }
 
 // CommentOwners returns who may delete a comment besides admins: its author
-// and the author of its post.
-func (s *Store) CommentOwners(ctx context.Context, id int64) (commentAuthor, postAuthor int64, err error) {
+// and the author of its post, and whether the viewer may see the post (a
+// comment under a post the viewer may not see is as if it did not exist).
+func (s *Store) CommentOwners(ctx context.Context, id, viewer int64) (commentAuthor, postAuthor int64, visible bool, err error) {
 	if err := s.beginRead(ctx); err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	defer s.endRead()
-	err = s.reader.QueryRowContext(ctx, `SELECT c.user_id, p.user_id
-		FROM comments c JOIN posts p ON p.id = c.post_id WHERE c.id = ?`, id).Scan(&commentAuthor, &postAuthor)
-	return commentAuthor, postAuthor, formatError(err)
+	err = s.reader.QueryRowContext(ctx, `SELECT c.user_id, p.user_id, `+visibleTo("p")+`
+		FROM comments c JOIN posts p ON p.id = c.post_id WHERE c.id = ?4`, s.ruleArgs(Viewer{ID: viewer}, id)...).
+		Scan(&commentAuthor, &postAuthor, &visible)
+	return commentAuthor, postAuthor, visible, formatError(err)
 }
 
 // DeleteComment deletes a comment.

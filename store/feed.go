@@ -40,73 +40,101 @@ type PostPage struct {
 //     TestFeedCacheModel, TestFeedMatchesTable, TestFeedCacheUnderConcurrentChanges.
 
 // The page queries. Keyset pagination: each page starts strictly after the
-// (created_at, id) of the last post of the previous one. The posts_feed and
-// posts_user_timeline indexes hold every column the page reads for a post
-// in the page's cache window (feedcache.go), so those posts never touch the
-// posts table; for the others a correlated subquery reads the post, its
-// author and whether the viewer likes it.
+// (created_at, id) of the last post of the previous one, and holds the
+// first limit+1 posts after it that the viewer may see (audience.go). The
+// posts_feed and posts_user_timeline indexes hold every column a page reads
+// of a post in its cache window (feedcache.go), the audience rule's
+// included, so those posts never touch the posts table.
+//
+// A page's query has two parts. page scans the list for the posts the
+// viewer may see. The misses scan the same stretch of the list again, down
+// to the page's last post (or the list's end, on the last page), and read
+// every post there that the window does not hold, whoever may see it: the
+// cache's claim "every post of this list in [lo, hi) is here" is about all
+// posts, so what a page puts into it must be all of them, while only the
+// ones the viewer may see go on the page. When the window covers the
+// stretch, as it does for a warm cache, the second scan reads index entries
+// and returns nothing.
 //
 // The page comes back as one row of five text values, so the driver
 // converts five values instead of several per post:
-//   - the posts' IDs, like counts and comment counts, as three lists of
+//   - the page's IDs, like counts and comment counts, as three lists of
 //     space-separated integers. The three aggregate the same rows in one
 //     pass, so their i-th items belong to the same post. group_concat does
 //     not promise to keep the subquery's order, so parsePage puts the posts
 //     in order itself;
 //   - the posts outside the window, each as "id n json", where n is the
-//     length in bytes of the JSON array that follows, [liked_by_me, user_id,
-//     username, display_name, avatar_url, content, media_urls, created_at];
+//     length in bytes of the JSON array that follows (see decodeMiss);
 //   - the posts the viewer likes among the IDs from the window's lowest to
 //     its highest: one range scan of likes_user instead of a lookup per post.
 //
-// The parameters are anonymous (?), which spares the driver reading each
-// parameter's name on every page; pageArgs lists them in their order.
+// The parameters are numbered (pageArgs): ?1–?3 the audience rule's, ?4 and
+// ?5 the liked range, ?6–?9 the window, ?10 the author of a timeline,
+// ?11–?12 the cursor, ?13 the limit.
 const (
-	pageLiked = `(SELECT group_concat(post_id, ' ') FROM likes
-		WHERE user_id = ? /* viewer */ AND post_id BETWEEN ? /* liked lo */ AND ? /* liked hi */)`
-	pageColumns = `p.id AS id, p.like_count AS likes, p.comment_count AS comments,
-	CASE WHEN (p.created_at, p.id) >= (? /* window lo */, ?) AND (p.created_at, p.id) < (? /* window hi */, ?) THEN NULL
-	ELSE p.id || ' ' || ifnull((
-		SELECT length(CAST(j AS BLOB)) || ' ' || j FROM (
-			SELECT json_array(EXISTS (SELECT 1 FROM likes l WHERE l.post_id = r.id AND l.user_id = ? /* viewer */),
-				u.id, u.username, u.display_name, u.avatar_url, r.content, r.media_urls, r.created_at) AS j
-			FROM posts r JOIN users u ON u.id = r.user_id WHERE r.id = p.id)), 'missing') END AS miss`
-	pageOrder = ` ORDER BY p.created_at DESC, p.id DESC LIMIT ? /* limit */)`
-
-	pageSelect = `SELECT group_concat(id, ' '), group_concat(likes, ' '), group_concat(comments, ' '), group_concat(miss, ' '), ` +
-		pageLiked + ` FROM (SELECT ` + pageColumns + ` FROM posts p`
-	pageAfter          = `(p.created_at, p.id) < (? /* cursor */, ?)`
-	feedFirstQuery     = pageSelect + pageOrder
-	feedAfterQuery     = pageSelect + ` WHERE ` + pageAfter + pageOrder
-	timelineFirstQuery = pageSelect + ` WHERE p.user_id = ? /* author */` + pageOrder
-	timelineAfterQuery = pageSelect + ` WHERE p.user_id = ? /* author */ AND ` + pageAfter + pageOrder
+	pageLiked = `(SELECT group_concat(post_id, ' ') FROM likes WHERE user_id = ?1 AND post_id BETWEEN ?4 AND ?5)`
+	pageMiss  = `r.id || ' ' || (SELECT length(CAST(j AS BLOB)) || ' ' || j FROM (
+			SELECT json_array(EXISTS (SELECT 1 FROM likes l WHERE l.post_id = r.id AND l.user_id = ?1),
+				u.id, u.username, u.display_name, u.avatar_url, r.content, r.media_urls, r.created_at,
+				r.audience, ifnull(r.edited_at, 0), r.circle_ids, r.hidden_from) AS j
+			FROM users u WHERE u.id = r.user_id))`
+	pageInWindow = `(r.created_at, r.id) >= (?6, ?7) AND (r.created_at, r.id) < (?8, ?9)`
+	// The lowest key the misses reach: the page's last post when the page
+	// is full (limit+1), the start of the list when it is not.
+	pageLow = `low(at, id) AS (
+		SELECT at, id FROM (SELECT at, id FROM page ORDER BY at, id LIMIT 1) WHERE (SELECT count(*) FROM page) = ?13
+		UNION ALL SELECT -9223372036854775808, -9223372036854775808 WHERE (SELECT count(*) FROM page) < ?13)`
 )
 
-// pageArgs lists a page query's parameters in the order they appear in it.
-func pageArgs(q FeedQuery, w *window, likedLo, likedHi int64) []any {
-	args := make([]any, 0, 12)
-	args = append(args, q.Viewer, likedLo, likedHi, w.lo.at, w.lo.id, w.hi.at, w.hi.id, q.Viewer)
+// pageQuery is the cached page's query for the feed or a timeline, on the
+// first page or after a cursor.
+func pageQuery(timeline, after bool) string {
+	var within, withinR []string
+	if timeline {
+		within, withinR = append(within, `p.user_id = ?10`), append(withinR, `r.user_id = ?10`)
+	}
+	if after {
+		within, withinR = append(within, `(p.created_at, p.id) < (?11, ?12)`), append(withinR, `(r.created_at, r.id) < (?11, ?12)`)
+	}
+	where := strings.Join(append(within, visibleTo("p")), " AND ")
+	whereR := strings.Join(append(withinR, `(r.created_at, r.id) >= (SELECT at, id FROM low)`, `NOT (`+pageInWindow+`)`), " AND ")
+	return `WITH page AS MATERIALIZED (
+		SELECT p.id AS id, p.created_at AS at, p.like_count AS likes, p.comment_count AS comments FROM posts p
+		WHERE ` + where + `
+		ORDER BY p.created_at DESC, p.id DESC LIMIT ?13),
+	` + pageLow + `
+	SELECT (SELECT group_concat(id, ' ') FROM page), (SELECT group_concat(likes, ' ') FROM page),
+		(SELECT group_concat(comments, ' ') FROM page),
+		(SELECT group_concat(miss, ' ') FROM (SELECT ` + pageMiss + ` AS miss FROM posts r WHERE ` + whereR + `)),
+		` + pageLiked
+}
+
+// pageArgs lists a page query's parameters in the order of their numbers.
+func (s *Store) pageArgs(q FeedQuery, w *window, likedLo, likedHi int64) []any {
+	var author int64
 	if q.AuthorID != nil {
-		args = append(args, *q.AuthorID)
+		author = *q.AuthorID
 	}
+	var after Key
 	if q.After != nil {
-		args = append(args, q.After.CreatedAt, q.After.ID)
+		after = *q.After
 	}
-	return append(args, int64(q.Limit+1))
+	return s.ruleArgs(Viewer{ID: q.Viewer}, likedLo, likedHi, w.lo.at, w.lo.id, w.hi.at, w.hi.id,
+		author, after.CreatedAt, after.ID, int64(q.Limit+1))
 }
 
 // FeedQuery selects a page of posts, newest first.
 type FeedQuery struct {
 	AuthorID *int64 // only this user's posts (a timeline); nil: everyone's
-	Viewer   int64  // whose likes fill LikedByMe; 0: anonymous
+	Viewer   int64  // who reads: the audience rule's viewer, whose likes fill LikedByMe; 0: a visitor
 	Limit    int
 	After    *Key // nil: the first page
 }
 
-// Feed returns one page of posts in a single SQL statement: authors,
-// counters and the viewer's likes included, whatever the page size and
-// whatever the cache holds. Keyset pagination makes a deep page cost what
-// the first page costs.
+// Feed returns one page of the posts the viewer may see, in a single SQL
+// statement: authors, counters and the viewer's likes included, whatever
+// the page size and whatever the cache holds. Keyset pagination makes a
+// deep page cost what the first page costs.
 func (s *Store) Feed(ctx context.Context, q FeedQuery) (PostPage, error) {
 	if err := checkLimit(q.Limit); err != nil {
 		return PostPage{}, err
@@ -115,11 +143,19 @@ func (s *Store) Feed(ctx context.Context, q FeedQuery) (PostPage, error) {
 		return PostPage{}, err
 	}
 	defer s.endRead()
-	if s.noFeedCache {
+	// Visitors see public posts alone; their pages walk the index of those
+	// (posts_public) rather than the feed's, and fill no cache with the
+	// posts in between.
+	if s.noFeedCache || q.Viewer == 0 {
 		return s.plainPage(ctx, q)
 	}
 	return s.cachedPage(ctx, q)
 }
+
+// windowFactor is how many posts a page takes from the cache for each post
+// it shows: some of the list's posts are not the viewer's to see, so the
+// page spans more of the list than it shows.
+const windowFactor = 4
 
 // cachedPage is Feed with the feed cache (feedcache.go).
 func (s *Store) cachedPage(ctx context.Context, q FeedQuery) (PostPage, error) {
@@ -131,17 +167,19 @@ func (s *Store) cachedPage(ctx context.Context, q FeedQuery) (PostPage, error) {
 	if q.After != nil {
 		before = &feedKey{q.After.CreatedAt, q.After.ID}
 	}
-	w := s.cache.window(list, before, q.Limit+1, make([]*cachedPost, 0, q.Limit+1))
+	n := windowFactor * (q.Limit + 1)
+	w := s.cache.window(list, before, n, make([]*cachedPost, 0, n))
 	page := PostPage{Posts: make([]Post, 0, q.Limit+1)}
 	entries := make([]*cachedPost, 0, q.Limit+1)
-	misses, err := s.readPage(ctx, q, &w, &page.Posts, &entries)
+	var unseen []*cachedPost // read for the cache, not shown
+	misses, err := s.readPage(ctx, q, &w, &page.Posts, &entries, &unseen)
 	if errors.Is(err, errNotInWindow) {
 		// Something wrote posts without this store, so nothing the cache
 		// holds can be trusted: empty it and read the page from the table.
 		s.cache.reset()
 		w = window{}
-		page.Posts, entries = page.Posts[:0], entries[:0]
-		_, err = s.readPage(ctx, q, &w, &page.Posts, &entries)
+		page.Posts, entries, unseen = page.Posts[:0], entries[:0], unseen[:0]
+		_, err = s.readPage(ctx, q, &w, &page.Posts, &entries, &unseen)
 		misses = 0 // and put nothing back
 	}
 	if err != nil {
@@ -150,47 +188,39 @@ func (s *Store) cachedPage(ctx context.Context, q FeedQuery) (PostPage, error) {
 	if misses > 0 {
 		s.cache.tableReads.Add(int64(misses))
 		lo, hi := pageRange(&w, before, entries, q.Limit)
-		s.cache.fill(list, w.gen, lo, hi, entries)
+		s.cache.fill(list, w.gen, lo, hi, append(entries, unseen...))
 	}
 	page.Posts, page.Next = trimPage(page.Posts, q.Limit, Post.key)
 	return page, nil
 }
 
 // The plain page queries: one JOIN of posts and their authors, with the
-// counters stored on the post and one index lookup per post for "liked by
-// me". They are the feed without the cache (MOMENTS_FEED_CACHE=off: an
-// operator's switch for when the cache is suspected of a fault, and the
-// reference the cache's tests compare pages with). Slower, since every
-// post row is read, but one statement all the same.
-const (
-	plainColumns = `SELECT p.id, p.content, p.media_urls, p.created_at, p.like_count, p.comment_count,
-	u.id, u.username, u.display_name, u.avatar_url,
-	EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = ? /* viewer */)
-	FROM posts p JOIN users u ON u.id = p.user_id`
-	plainOrder              = ` ORDER BY p.created_at DESC, p.id DESC LIMIT ? /* limit */`
-	plainFeedFirstQuery     = plainColumns + plainOrder
-	plainFeedAfterQuery     = plainColumns + ` WHERE ` + pageAfter + plainOrder
-	plainTimelineFirstQuery = plainColumns + ` WHERE p.user_id = ? /* author */` + plainOrder
-	plainTimelineAfterQuery = plainColumns + ` WHERE p.user_id = ? /* author */ AND ` + pageAfter + plainOrder
-)
+// audience rule, the counters stored on the post and one index lookup per
+// post for "liked by me". They are the feed without the cache
+// (MOMENTS_FEED_CACHE=off: an operator's switch for when the cache is
+// suspected of a fault, and the reference the cache's tests compare pages
+// with) and the pages of visitors, who read public posts only, from their
+// own index. Slower, since every post row is read, but one statement all
+// the same. Numbered parameters as pageQuery's.
+func plainQuery(timeline, after, visitor bool) string {
+	where := []string{visibleTo("p")}
+	if visitor {
+		where = append(where, `p.audience = 4`)
+	}
+	if timeline {
+		where = append(where, `p.user_id = ?10`)
+	}
+	if after {
+		where = append(where, `(p.created_at, p.id) < (?11, ?12)`)
+	}
+	return `SELECT ` + postColumns + ` FROM posts p JOIN users u ON u.id = p.user_id
+		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY p.created_at DESC, p.id DESC LIMIT ?13`
+}
 
 // plainPage is Feed without the cache.
 func (s *Store) plainPage(ctx context.Context, q FeedQuery) (PostPage, error) {
-	args := make([]any, 0, 5)
-	args = append(args, q.Viewer)
-	stmt := s.stmts.plainFeedFirst
-	switch {
-	case q.AuthorID != nil && q.After != nil:
-		stmt = s.stmts.plainTimelineAfter
-		args = append(args, *q.AuthorID, q.After.CreatedAt, q.After.ID)
-	case q.AuthorID != nil:
-		stmt = s.stmts.plainTimelineFirst
-		args = append(args, *q.AuthorID)
-	case q.After != nil:
-		stmt = s.stmts.plainFeedAfter
-		args = append(args, q.After.CreatedAt, q.After.ID)
-	}
-	rows, err := stmt.QueryContext(ctx, append(args, q.Limit+1)...)
+	stmt := s.stmts.plain[b2i(q.Viewer == 0)][b2i(q.AuthorID != nil)][b2i(q.After != nil)]
+	rows, err := stmt.QueryContext(ctx, s.pageArgs(q, &window{}, 0, 0)...)
 	if err != nil {
 		return PostPage{}, err
 	}
@@ -215,7 +245,7 @@ func (s *Store) plainPage(ctx context.Context, q FeedQuery) (PostPage, error) {
 var errNotInWindow = errors.New("store: a post in the cache's range is not cached")
 
 // readPage runs a page's query with window w and parses what it returns.
-func (s *Store) readPage(ctx context.Context, q FeedQuery, w *window, posts *[]Post, entries *[]*cachedPost) (int, error) {
+func (s *Store) readPage(ctx context.Context, q FeedQuery, w *window, posts *[]Post, entries, unseen *[]*cachedPost) (int, error) {
 	likedLo, likedHi := int64(1), int64(0)
 	for i, e := range w.posts {
 		if i == 0 || e.id < likedLo {
@@ -223,24 +253,14 @@ func (s *Store) readPage(ctx context.Context, q FeedQuery, w *window, posts *[]P
 		}
 		likedHi = max(likedHi, e.id)
 	}
-	var stmt *sql.Stmt
-	switch {
-	case q.AuthorID == nil && q.After == nil:
-		stmt = s.stmts.feedFirst
-	case q.AuthorID == nil:
-		stmt = s.stmts.feedAfter
-	case q.After == nil:
-		stmt = s.stmts.timelineFirst
-	default:
-		stmt = s.stmts.timelineAfter
-	}
+	stmt := s.stmts.page[b2i(q.AuthorID != nil)][b2i(q.After != nil)]
 	// One row always comes back: group_concat of no rows is NULL.
 	var cols [5]sql.NullString
-	if err := stmt.QueryRowContext(ctx, pageArgs(q, w, likedLo, likedHi)...).Scan(&cols[0], &cols[1], &cols[2], &cols[3], &cols[4]); err != nil {
+	if err := stmt.QueryRowContext(ctx, s.pageArgs(q, w, likedLo, likedHi)...).Scan(&cols[0], &cols[1], &cols[2], &cols[3], &cols[4]); err != nil {
 		return 0, err
 	}
 	return parsePage(pageText{ids: cols[0].String, likes: cols[1].String, comments: cols[2].String,
-		misses: cols[3].String, liked: cols[4].String}, w.posts, posts, entries)
+		misses: cols[3].String, liked: cols[4].String}, w.posts, posts, entries, unseen)
 }
 
 // pageText is what a page query returns; see pageColumns.
@@ -248,9 +268,10 @@ type pageText struct{ ids, likes, comments, misses, liked string }
 
 // parsePage reads what a page query returned into posts, newest first,
 // taking each post's unchanging part from the window or from the query;
-// entries gets the cached form of each post, in the same order. It returns
-// how many posts came from the table.
-func parsePage(t pageText, window []*cachedPost, posts *[]Post, entries *[]*cachedPost) (int, error) {
+// entries gets the cached form of each post, in the same order, and unseen
+// that of the posts read for the cache that the viewer may not see. It
+// returns how many posts came from the table.
+func parsePage(t pageText, window []*cachedPost, posts *[]Post, entries, unseen *[]*cachedPost) (int, error) {
 	liked, err := parseIDs(t.liked)
 	if err != nil {
 		return 0, err
@@ -302,12 +323,15 @@ func parsePage(t pageText, window []*cachedPost, posts *[]Post, entries *[]*cach
 			}
 			_, p.LikedByMe = slices.BinarySearch(liked, id)
 		}
-		p.Author, p.Content, p.MediaJSON, p.CreatedAt, p.Rendered = e.author, e.content, e.mediaJSON, e.createdAt(), &e.rendered
+		e.fillPost(&p)
 		*posts = append(*posts, p)
 		*entries = append(*entries, e)
 	}
-	if len(misses) > 0 || likes != "" || comments != "" {
+	if likes != "" || comments != "" {
 		return 0, errors.New("store: page columns do not match")
+	}
+	for _, m := range misses { // the posts the viewer may not see
+		*unseen = append(*unseen, m.e)
 	}
 	sortPage(*posts, *entries)
 	return read, nil
@@ -363,16 +387,17 @@ func sortPage(posts []Post, entries []*cachedPost) {
 
 // decodeMiss reads the JSON array a page query returns for a post outside
 // its window: [liked_by_me, user_id, username, display_name, avatar_url,
-// content, media_urls, created_at].
+// content, media_urls, created_at, audience, edited_at, circle_ids,
+// hidden_from] (pageMiss).
 func decodeMiss(id int64, raw string) (*cachedPost, bool, error) {
 	var fields []json.RawMessage
-	if err := json.Unmarshal([]byte(raw), &fields); err != nil || len(fields) != 8 {
+	if err := json.Unmarshal([]byte(raw), &fields); err != nil || len(fields) != 12 {
 		return nil, false, fmt.Errorf("store: unexpected post row %.40q: %v", raw, err)
 	}
 	e := cachedPost{id: id, key: feedKey{id: id}}
 	var liked int
 	for i, dst := range []any{&liked, &e.author.ID, &e.author.Username, &e.author.DisplayName, &e.author.AvatarURL,
-		&e.content, &e.mediaJSON, &e.key.at} {
+		&e.content, &e.mediaJSON, &e.key.at, &e.audience, &e.editedAt, &e.circlesJSON, &e.hiddenJSON} {
 		if err := json.Unmarshal(fields[i], dst); err != nil {
 			return nil, false, fmt.Errorf("store: unexpected post row field %d: %w", i, err)
 		}

@@ -43,7 +43,7 @@ func pagesAreOneStatement(t *testing.T, noFeedCache bool) {
 		users = append(users, u)
 	}
 	for i := range 250 {
-		p, err := s.CreatePost(ctx, users[i%5].ID, fmt.Sprint(i), []string{"https://x.example/a.jpg"})
+		p, err := s.CreatePost(ctx, users[i%5].ID, store.PostInput{Content: fmt.Sprint(i), MediaURLs: []string{"https://x.example/a.jpg"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +54,7 @@ func pagesAreOneStatement(t *testing.T, noFeedCache bool) {
 		for _, deep := range []bool{false, true} {
 			q := store.FeedQuery{Viewer: users[1].ID, Limit: limit}
 			if deep {
-				first, err := s.Feed(ctx, store.FeedQuery{Limit: 120})
+				first, err := s.Feed(ctx, store.FeedQuery{Viewer: 1, Limit: 120})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -126,7 +126,7 @@ func cursorAtDepth(b testing.TB, s *store.Store, depth int) *store.Key {
 	}
 	var after *store.Key
 	for walked := 0; walked < depth; {
-		page, err := s.Feed(context.Background(), store.FeedQuery{Limit: min(1000, depth-walked), After: after})
+		page, err := s.Feed(context.Background(), store.FeedQuery{Viewer: 1, Limit: min(1000, depth-walked), After: after})
 		if err != nil || page.Next == nil {
 			b.Fatalf("walking to depth %d: %v", depth, err)
 		}

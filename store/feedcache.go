@@ -62,17 +62,43 @@ func (k feedKey) next() feedKey { return feedKey{k.at, k.id + 1} }
 
 var minKey = feedKey{math.MinInt64, math.MinInt64}
 
-// cachedPost is the immutable part of a post as a page shows it.
+// cachedPost is the part of a post that only a write of this store changes,
+// as a page shows it: a write replaces the whole entry (replaced,
+// profileChanged), never one of its fields.
 type cachedPost struct {
-	id        int64
-	key       feedKey
-	author    Author
-	content   string
-	mediaJSON string
-	rendered  Rendered
+	id          int64
+	key         feedKey
+	author      Author
+	content     string
+	mediaJSON   string
+	audience    Audience
+	editedAt    int64 // unix milliseconds; 0 until edited
+	circlesJSON string
+	hiddenJSON  string
+	rendered    Rendered
 }
 
 func (e *cachedPost) createdAt() time.Time { return fromMillis(e.key.at) }
+
+// fillPost gives p the entry's fields and its rendering.
+func (e *cachedPost) fillPost(p *Post) {
+	p.Author, p.Content, p.MediaJSON, p.CreatedAt = e.author, e.content, e.mediaJSON, e.createdAt()
+	p.Audience, p.CircleIDsJSON, p.HiddenFromJSON = e.audience, e.circlesJSON, e.hiddenJSON
+	if e.editedAt != 0 {
+		p.EditedAt = fromMillis(e.editedAt)
+	}
+	p.Rendered = &e.rendered
+}
+
+// cachedPostOf is the cache's entry for p.
+func cachedPostOf(p *Post) *cachedPost {
+	e := &cachedPost{id: p.ID, key: feedKey{millis(p.CreatedAt), p.ID}, author: p.Author, content: p.Content,
+		mediaJSON: p.MediaJSON, audience: p.Audience, circlesJSON: p.CircleIDsJSON, hiddenJSON: p.HiddenFromJSON}
+	if !p.EditedAt.IsZero() {
+		e.editedAt = millis(p.EditedAt)
+	}
+	return e
+}
 
 // Rendered holds one rendering of a cached post's unchanging fields, made by
 // the first page that shows the post and reused by the pages after it. A
@@ -333,7 +359,8 @@ func (c *feedCache) profileChanged(a Author) {
 		for _, s := range segs {
 			for i, e := range s.posts {
 				if e.author.ID == a.ID {
-					s.posts[i] = &cachedPost{id: e.id, key: e.key, author: a, content: e.content, mediaJSON: e.mediaJSON}
+					s.posts[i] = &cachedPost{id: e.id, key: e.key, author: a, content: e.content, mediaJSON: e.mediaJSON,
+						audience: e.audience, editedAt: e.editedAt, circlesJSON: e.circlesJSON, hiddenJSON: e.hiddenJSON}
 				}
 			}
 		}

@@ -209,7 +209,7 @@ func TestFeedMatchesTable(t *testing.T) {
 			if rng.IntN(50) == 0 {
 				clk.Advance(-time.Second)
 			}
-			p, err := s.CreatePost(ctx, users[rng.IntN(4)], fmt.Sprint("post ", op), []string{fmt.Sprintf("https://x.example/%d.jpg", op)})
+			p, err := s.CreatePost(ctx, users[rng.IntN(4)], PostInput{Content: fmt.Sprint("post ", op), MediaURLs: []string{fmt.Sprintf("https://x.example/%d.jpg", op)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -284,8 +284,9 @@ func tablePage(t *testing.T, s *Store, q FeedQuery) PostPage {
 func pageView(p PostPage) []string {
 	var v []string
 	for _, p := range p.Posts {
-		v = append(v, fmt.Sprintf("%d %+v %q %s %d %d/%d/%v", p.ID, p.Author, p.Content, p.MediaJSON,
-			millis(p.CreatedAt), p.LikeCount, p.CommentCount, p.LikedByMe))
+		v = append(v, fmt.Sprintf("%d %+v %q %s %d %d/%d/%v %v %s %s %v", p.ID, p.Author, p.Content, p.MediaJSON,
+			millis(p.CreatedAt), p.LikeCount, p.CommentCount, p.LikedByMe,
+			p.Audience, p.CircleIDsJSON, p.HiddenFromJSON, p.EditedAt.UnixMilli()))
 	}
 	if p.Next != nil {
 		v = append(v, fmt.Sprintf("next %+v", *p.Next))
@@ -303,7 +304,7 @@ func TestPostKeysOnlyGrow(t *testing.T) {
 	var created []Post
 	for i, step := range []time.Duration{0, time.Millisecond, -time.Hour, 0, 2 * time.Hour, -time.Millisecond} {
 		clk.Advance(step)
-		p, err := s.CreatePost(ctx, u.ID, fmt.Sprint(i), nil)
+		p, err := s.CreatePost(ctx, u.ID, PostInput{Content: fmt.Sprint(i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -315,7 +316,7 @@ func TestPostKeysOnlyGrow(t *testing.T) {
 	if got := created[2].CreatedAt; !got.Equal(created[1].CreatedAt) {
 		t.Errorf("after the clock went back an hour: %v, want %v", got, created[1].CreatedAt)
 	}
-	feed := feedOf(t, s, 0)
+	feed := feedOf(t, s, 1)
 	for i, p := range feed {
 		if want := created[len(created)-1-i]; p.ID != want.ID || !p.CreatedAt.Equal(want.CreatedAt) {
 			t.Errorf("feed[%d] = %d at %v, want %d at %v", i, p.ID, p.CreatedAt, want.ID, want.CreatedAt)
@@ -327,7 +328,7 @@ func TestPostKeysOnlyGrow(t *testing.T) {
 	if err := s.DeletePost(ctx, newest.ID); err != nil {
 		t.Fatal(err)
 	}
-	p, err := s.CreatePost(ctx, u.ID, "after the delete", nil)
+	p, err := s.CreatePost(ctx, u.ID, PostInput{Content: "after the delete"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,13 +348,13 @@ func TestFeedSurvivesOutsideWrites(t *testing.T) {
 	u := mustCreate(t, s, "alice")
 	var ps []Post
 	for i := range 10 {
-		p, err := s.CreatePost(ctx, u.ID, fmt.Sprint(i), nil)
+		p, err := s.CreatePost(ctx, u.ID, PostInput{Content: fmt.Sprint(i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ps = append(ps, p)
 	}
-	feedOf(t, s, 0) // the cache now holds the whole feed
+	feedOf(t, s, 1) // the cache now holds the whole feed
 	if s.cache.size != 10 {
 		t.Fatalf("cache holds %d posts", s.cache.size)
 	}
@@ -369,7 +370,7 @@ func TestFeedSurvivesOutsideWrites(t *testing.T) {
 		u.ID, millis(ps[0].CreatedAt)-1); err != nil {
 		t.Fatal(err)
 	}
-	q := FeedQuery{Limit: 100}
+	q := FeedQuery{Viewer: 1, Limit: 100}
 	got, err := s.Feed(ctx, q)
 	if err != nil {
 		t.Fatal(err)
@@ -401,7 +402,7 @@ func TestWarmPagesReadNoPosts(t *testing.T) {
 	ctx := context.Background()
 	alice, bob := mustCreate(t, s, "alice"), mustCreate(t, s, "bob")
 	for i := range 60 {
-		if _, err := s.CreatePost(ctx, []int64{alice.ID, bob.ID}[i%2], fmt.Sprint(i), nil); err != nil {
+		if _, err := s.CreatePost(ctx, []int64{alice.ID, bob.ID}[i%2], PostInput{Content: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -418,7 +419,7 @@ func TestWarmPagesReadNoPosts(t *testing.T) {
 			q.After = page.Next
 		}
 	}
-	for _, q := range []FeedQuery{{Limit: 7}, {Limit: 5, AuthorID: &bob.ID}} {
+	for _, q := range []FeedQuery{{Viewer: 1, Limit: 7}, {Viewer: 1, Limit: 5, AuthorID: &bob.ID}} {
 		if n := walk(q); n == 0 {
 			t.Errorf("%+v: a cold walk read nothing from the table", q)
 		}
@@ -426,11 +427,11 @@ func TestWarmPagesReadNoPosts(t *testing.T) {
 			t.Errorf("%+v: a warm walk read %d posts from the table", q, n)
 		}
 	}
-	if _, err := s.CreatePost(ctx, alice.ID, "new", nil); err != nil {
+	if _, err := s.CreatePost(ctx, alice.ID, PostInput{Content: "new"}); err != nil {
 		t.Fatal(err)
 	}
 	before := s.cache.tableReads.Load()
-	if page := feedOf(t, s, 0); page[0].Content != "new" {
+	if page := feedOf(t, s, 1); page[0].Content != "new" {
 		t.Fatalf("first post %q", page[0].Content)
 	}
 	if n := s.cache.tableReads.Load() - before; n != 0 {
@@ -458,8 +459,9 @@ func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
 	var mu sync.Mutex
 	texts := map[int64][]string{}
 	committed := map[int64]int{}
+	authors := map[int64]int64{} // post ID → its author; the write goroutine's of the test alone
 	create := func(i int) int64 {
-		p, err := s.CreatePost(ctx, users[i%3], fmt.Sprint("post ", i), nil)
+		p, err := s.CreatePost(ctx, users[i%3], PostInput{Content: fmt.Sprint("post ", i)})
 		if err != nil {
 			t.Error(err)
 			return 0
@@ -467,6 +469,7 @@ func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
 		mu.Lock()
 		texts[p.ID] = []string{p.Content}
 		committed[p.ID] = 1
+		authors[p.ID] = p.Author.ID
 		mu.Unlock()
 		return p.ID
 	}
@@ -506,7 +509,10 @@ func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
 				mu.Lock()
 				texts[id] = append(texts[id], text)
 				mu.Unlock()
-				if _, err := s.UpdatePost(ctx, id, text, nil); err != nil {
+				mu.Lock()
+				author := authors[id]
+				mu.Unlock()
+				if _, err := s.UpdatePost(ctx, id, author, PostChange{Content: &text}); err != nil {
 					t.Error(err)
 				}
 				mu.Lock()
@@ -601,17 +607,17 @@ func TestFeedCacheEvictsOnlyWhatItMust(t *testing.T) {
 	ctx := context.Background()
 	u := mustCreate(t, s, "alice")
 	for i := range 100 {
-		if _, err := s.CreatePost(ctx, u.ID, fmt.Sprint(i), nil); err != nil {
+		if _, err := s.CreatePost(ctx, u.ID, PostInput{Content: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	first := FeedQuery{Limit: 20}
+	first := FeedQuery{Viewer: 1, Limit: 20}
 	if _, err := s.Feed(ctx, first); err != nil { // holds posts 99 down to 79
 		t.Fatal(err)
 	}
-	deep := tablePage(t, s, FeedQuery{Limit: 50}) // a cursor, without the cache
+	deep := tablePage(t, s, FeedQuery{Viewer: 1, Limit: 50}) // a cursor, without the cache
 	before := s.cache.tableReads.Load()
-	if _, err := s.Feed(ctx, FeedQuery{Limit: 20, After: deep.Next}); err != nil { // 21 more, 12 over the bound
+	if _, err := s.Feed(ctx, FeedQuery{Viewer: 1, Limit: 20, After: deep.Next}); err != nil { // 21 more, 12 over the bound
 		t.Fatal(err)
 	}
 	if read := s.cache.tableReads.Load() - before; read != 21 || s.cache.size != 30 {

@@ -24,16 +24,16 @@ func TestFeedCacheInvalidation(t *testing.T) {
 	ctx := context.Background()
 	alice := mustCreate(t, s, "alice")
 	bob := mustCreate(t, s, "bob")
-	a1, _ := s.CreatePost(ctx, alice.ID, "a1", nil)
-	b1, _ := s.CreatePost(ctx, bob.ID, "b1", nil)
-	feedOf(t, s, 0) // warm
-	feedOf(t, s, 0)
+	a1, _ := s.CreatePost(ctx, alice.ID, PostInput{Content: "a1"})
+	b1, _ := s.CreatePost(ctx, bob.ID, PostInput{Content: "b1"})
+	feedOf(t, s, 1) // warm
+	feedOf(t, s, 1)
 
 	name, avatar := "Alice L.", "https://x.example/a.png"
 	if _, err := s.UpdateProfile(ctx, alice.ID, ProfileUpdate{DisplayName: &name, AvatarURL: &avatar}); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range feedOf(t, s, 0) {
+	for _, p := range feedOf(t, s, 1) {
 		if p.ID == a1.ID && (p.Author.DisplayName != name || p.Author.AvatarURL != avatar) {
 			t.Errorf("stale author on a cached post: %+v", p.Author)
 		}
@@ -45,7 +45,7 @@ func TestFeedCacheInvalidation(t *testing.T) {
 	if err := s.DeletePost(ctx, b1.ID); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range feedOf(t, s, 0) {
+	for _, p := range feedOf(t, s, 1) {
 		if p.ID == b1.ID {
 			t.Error("a deleted post is still in the feed")
 		}
@@ -109,12 +109,12 @@ func TestFeedCacheEviction(t *testing.T) {
 	ctx := context.Background()
 	u := mustCreate(t, s, "alice")
 	for i := range 60 {
-		if _, err := s.CreatePost(ctx, u.ID, fmt.Sprint("post ", i), nil); err != nil {
+		if _, err := s.CreatePost(ctx, u.ID, PostInput{Content: fmt.Sprint("post ", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for round := range 3 {
-		posts := feedOf(t, s, 0)
+		posts := feedOf(t, s, 1)
 		if len(posts) != 60 {
 			t.Fatalf("round %d: %d posts", round, len(posts))
 		}
@@ -144,7 +144,7 @@ func TestFeedColdReadsTextExactly(t *testing.T) {
 	}
 	texts := []string{"plain", "  two  spaces 0 1 2 ", "ünïcödé — 🎉\nline\ttab", `["json", 1]`, `\" ' \\`, "9"}
 	for _, text := range texts {
-		if _, err := s.CreatePost(ctx, alice.ID, text, []string{"https://x.example/1.jpg", "https://x.example/a b.jpg"}); err != nil {
+		if _, err := s.CreatePost(ctx, alice.ID, PostInput{Content: text, MediaURLs: []string{"https://x.example/1.jpg", "https://x.example/a b.jpg"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -152,7 +152,7 @@ func TestFeedColdReadsTextExactly(t *testing.T) {
 
 	cold := openTestIn(t, dir)
 	for round := range 2 { // cold, then from the cache
-		got := feedOf(t, cold, 0)
+		got := feedOf(t, cold, 1)
 		if len(got) != len(texts) {
 			t.Fatalf("round %d: %d posts, want %d", round, len(got), len(texts))
 		}
@@ -171,11 +171,13 @@ func TestFeedColdReadsTextExactly(t *testing.T) {
 func TestParsePage(t *testing.T) {
 	t.Parallel()
 	window := []*cachedPost{{id: 1, key: feedKey{1000, 1}}, {id: 2, key: feedKey{1000, 2}}, {id: 3, key: feedKey{2000, 3}}}
-	miss := `[1,9,"ann","Ann","","hi there","[]",500]`
-	good := pageText{ids: "1 3 2 4", likes: "5 0 0 0", comments: "6 0 0 0", misses: fmt.Sprintf("4 %d %s", len(miss), miss), liked: "3 1"}
+	miss := `[1,9,"ann","Ann","","hi there","[]",500,0,0,"[]","[]"]`
+	unseenMiss := `[0,9,"ann","Ann","","only for ann's circle","[]",400,2,0,"[3]","[]"]`
+	good := pageText{ids: "1 3 2 4", likes: "5 0 0 0", comments: "6 0 0 0", liked: "3 1",
+		misses: fmt.Sprintf("4 %d %s 7 %d %s", len(miss), miss, len(unseenMiss), unseenMiss)}
 	var posts []Post
-	var entries []*cachedPost
-	read, err := parsePage(good, window, &posts, &entries)
+	var entries, unseen []*cachedPost
+	read, err := parsePage(good, window, &posts, &entries, &unseen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,8 +185,13 @@ func TestParsePage(t *testing.T) {
 	for _, p := range posts {
 		ids = append(ids, p.ID)
 	}
-	if fmt.Sprint(ids) != "[3 2 1 4]" || read != 1 || len(entries) != 4 || entries[3].id != 4 {
+	if fmt.Sprint(ids) != "[3 2 1 4]" || read != 2 || len(entries) != 4 || entries[3].id != 4 {
 		t.Fatalf("got %v, %d read, %+v", ids, read, posts)
+	}
+	// A post read for the cache that the viewer may not see is not on the
+	// page, and keeps what the cache needs.
+	if len(unseen) != 1 || unseen[0].id != 7 || unseen[0].audience != Circles || unseen[0].circlesJSON != "[3]" {
+		t.Errorf("unseen = %+v", unseen)
 	}
 	if p := posts[2]; p.LikeCount != 5 || p.CommentCount != 6 || !p.LikedByMe {
 		t.Errorf("post 1: %+v", p)
@@ -203,17 +210,16 @@ func TestParsePage(t *testing.T) {
 		"miss cut short":                   {ids: "4", likes: "0", comments: "0", misses: `4 40 [1,"a"]`},
 		"miss of seven fields":             {ids: "4", likes: "0", comments: "0", misses: `4 7 [1,"a"]`},
 		"author row missing":               {ids: "4", likes: "0", comments: "0", misses: "4 missing"},
-		"miss not on the page":             {ids: "1", likes: "0", comments: "0", misses: fmt.Sprintf("4 %d %s", len(miss), miss)},
 		"liked ID not a number":            {ids: "1", likes: "0", comments: "0", liked: "1 x"},
 		"in the window's range, not in it": {ids: "5", likes: "0", comments: "0"},
 	} {
-		posts, entries = posts[:0], entries[:0]
-		if _, err := parsePage(bad, window, &posts, &entries); err == nil {
+		posts, entries, unseen = posts[:0], entries[:0], unseen[:0]
+		if _, err := parsePage(bad, window, &posts, &entries, &unseen); err == nil {
 			t.Errorf("%s: parsePage(%+v) accepted it: %+v", name, bad, posts)
 		}
 	}
 	posts, entries = posts[:0], entries[:0]
-	if _, err := parsePage(pageText{ids: "5", likes: "0", comments: "0"}, window, &posts, &entries); !errors.Is(err, errNotInWindow) {
+	if _, err := parsePage(pageText{ids: "5", likes: "0", comments: "0"}, window, &posts, &entries, &unseen); !errors.Is(err, errNotInWindow) {
 		t.Errorf("a post missing from the window: %v", err)
 	}
 }
@@ -225,20 +231,20 @@ func TestFeedCacheReusedID(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
 	alice := mustCreate(t, s, "alice")
-	s.CreatePost(ctx, alice.ID, "older", nil)
-	gone, _ := s.CreatePost(ctx, alice.ID, "deleted", nil)
-	feedOf(t, s, 0)
+	s.CreatePost(ctx, alice.ID, PostInput{Content: "older"})
+	gone, _ := s.CreatePost(ctx, alice.ID, PostInput{Content: "deleted"})
+	feedOf(t, s, 1)
 	if err := s.DeletePost(ctx, gone.ID); err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.CreatePost(ctx, alice.ID, "new", nil)
+	again, err := s.CreatePost(ctx, alice.ID, PostInput{Content: "new"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if again.ID == gone.ID {
 		t.Errorf("ID %d given twice", again.ID)
 	}
-	if got := feedOf(t, s, 0); len(got) != 2 || got[0].ID != again.ID || got[0].Content != "new" {
+	if got := feedOf(t, s, 1); len(got) != 2 || got[0].ID != again.ID || got[0].Content != "new" {
 		t.Errorf("feed after delete and create: %+v", got)
 	}
 }

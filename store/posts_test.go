@@ -17,7 +17,7 @@ func TestCreateAndReadPost(t *testing.T) {
 	bob := mustCreate(t, s, "bob")
 
 	media := []string{"https://b.example/2.jpg", "https://a.example/1.jpg"}
-	p, err := s.CreatePost(ctx, alice.ID, "hello <b>world</b>", media)
+	p, err := s.CreatePost(ctx, alice.ID, PostInput{Content: "hello <b>world</b>", MediaURLs: media})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,18 +28,18 @@ func TestCreateAndReadPost(t *testing.T) {
 	if p.Author.Username != "alice" || p.Content != "hello <b>world</b>" || p.LikedByMe || p.LikeCount != 0 {
 		t.Errorf("post = %+v", p)
 	}
-	none, err := s.CreatePost(ctx, bob.ID, "no photos", nil)
+	none, err := s.CreatePost(ctx, bob.ID, PostInput{Content: "no photos"})
 	if err != nil || none.MediaJSON != "[]" {
 		t.Errorf("nil media stored as %q, %v", none.MediaJSON, err)
 	}
 	if _, err := s.Post(ctx, 999, 0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing post: %v", err)
 	}
-	if _, err := s.CreatePost(ctx, 999, "ghost", nil); err == nil {
+	if _, err := s.CreatePost(ctx, 999, PostInput{Content: "ghost"}); err == nil {
 		t.Error("a post by a missing user was stored")
 	}
 	// The CHECK keeps more than nine media out even if a caller forgets.
-	if _, err := s.CreatePost(ctx, alice.ID, "ten", make([]string, 10)); err == nil {
+	if _, err := s.CreatePost(ctx, alice.ID, PostInput{Content: "ten", MediaURLs: make([]string, 10)}); err == nil {
 		t.Error("ten media URLs were stored")
 	}
 }
@@ -55,7 +55,7 @@ func TestFeedWalkWithConcurrentInserts(t *testing.T) {
 		const existing = 300
 		want := map[int64]bool{}
 		for i := range existing {
-			p, err := s.CreatePost(ctx, u.ID, fmt.Sprintf("post %d", i), nil)
+			p, err := s.CreatePost(ctx, u.ID, PostInput{Content: fmt.Sprintf("post %d", i)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,7 +73,7 @@ func TestFeedWalkWithConcurrentInserts(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := s.CreatePost(ctx, u.ID, fmt.Sprintf("new %d", i), nil); err != nil {
+				if _, err := s.CreatePost(ctx, u.ID, PostInput{Content: fmt.Sprintf("new %d", i)}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -86,7 +86,7 @@ func TestFeedWalkWithConcurrentInserts(t *testing.T) {
 		var last *Key
 		var after *Key
 		for pages := 0; ; pages++ {
-			page, err := s.Feed(ctx, FeedQuery{Limit: 7, After: after})
+			page, err := s.Feed(ctx, FeedQuery{Viewer: 1, Limit: 7, After: after})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,14 +137,14 @@ func TestFeedTiesOnCreatedAt(t *testing.T) {
 		ctx := context.Background()
 		u := mustCreate(t, s, "alice")
 		for i := range 10 {
-			if _, err := s.CreatePost(ctx, u.ID, fmt.Sprint(i), nil); err != nil {
+			if _, err := s.CreatePost(ctx, u.ID, PostInput{Content: fmt.Sprint(i)}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		var ids []int64
 		var after *Key
 		for {
-			page, err := s.Feed(ctx, FeedQuery{Limit: 3, After: after})
+			page, err := s.Feed(ctx, FeedQuery{Viewer: 1, Limit: 3, After: after})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,9 +174,9 @@ func TestTimelineAndLikedByMe(t *testing.T) {
 		ctx := context.Background()
 		alice := mustCreate(t, s, "alice")
 		bob := mustCreate(t, s, "bob")
-		a1, _ := s.CreatePost(ctx, alice.ID, "a1", nil)
-		s.CreatePost(ctx, bob.ID, "b1", nil)
-		a2, _ := s.CreatePost(ctx, alice.ID, "a2", nil)
+		a1, _ := s.CreatePost(ctx, alice.ID, PostInput{Content: "a1"})
+		s.CreatePost(ctx, bob.ID, PostInput{Content: "b1"})
+		a2, _ := s.CreatePost(ctx, alice.ID, PostInput{Content: "a2"})
 		if err := s.Like(ctx, a1.ID, bob.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -191,17 +191,17 @@ func TestTimelineAndLikedByMe(t *testing.T) {
 		if page.Posts[0].LikedByMe || !page.Posts[1].LikedByMe || page.Posts[1].LikeCount != 1 {
 			t.Errorf("likes as bob: %+v", page.Posts)
 		}
-		anon, _ := s.Feed(ctx, FeedQuery{AuthorID: &alice.ID, Limit: 10})
-		if anon.Posts[1].LikedByMe {
-			t.Error("an anonymous reader likes a post")
+		// A visitor sees public posts only, and these are for members.
+		if anon, err := s.Feed(ctx, FeedQuery{AuthorID: &alice.ID, Limit: 10}); err != nil || len(anon.Posts) != 0 {
+			t.Errorf("a visitor's timeline: %+v, %v", anon.Posts, err)
 		}
 		// A timeline page with a cursor stays within the author.
-		first, _ := s.Feed(ctx, FeedQuery{AuthorID: &alice.ID, Limit: 1})
-		rest, _ := s.Feed(ctx, FeedQuery{AuthorID: &alice.ID, Limit: 10, After: first.Next})
+		first, _ := s.Feed(ctx, FeedQuery{AuthorID: &alice.ID, Viewer: bob.ID, Limit: 1})
+		rest, _ := s.Feed(ctx, FeedQuery{AuthorID: &alice.ID, Viewer: bob.ID, Limit: 10, After: first.Next})
 		if len(rest.Posts) != 1 || rest.Posts[0].ID != a1.ID {
 			t.Errorf("second timeline page = %+v", rest.Posts)
 		}
-		if _, err := s.Feed(ctx, FeedQuery{Limit: 0}); err == nil {
+		if _, err := s.Feed(ctx, FeedQuery{Viewer: 1, Limit: 0}); err == nil {
 			t.Error("a page of size 0 was accepted")
 		}
 	})
@@ -213,7 +213,7 @@ func TestLikeCountUnderConcurrency(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
 	author := mustCreate(t, s, "author")
-	p, _ := s.CreatePost(ctx, author.ID, "like me", nil)
+	p, _ := s.CreatePost(ctx, author.ID, PostInput{Content: "like me"})
 	var users []User
 	for i := range 10 {
 		users = append(users, mustCreate(t, s, fmt.Sprintf("fan%d", i)))
@@ -243,7 +243,7 @@ func TestLikeCountUnderConcurrency(t *testing.T) {
 	if err := s.reader.QueryRow(`SELECT count(*) FROM likes WHERE post_id = ?`, p.ID).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := s.Post(ctx, p.ID, 0)
+	got, _ := s.Post(ctx, p.ID, author.ID)
 	if got.LikeCount != rows {
 		t.Fatalf("like_count = %d, rows = %d", got.LikeCount, rows)
 	}
@@ -264,7 +264,7 @@ func TestCommentsAndCascades(t *testing.T) {
 	ctx := context.Background()
 	alice := mustCreate(t, s, "alice")
 	bob := mustCreate(t, s, "bob")
-	p, _ := s.CreatePost(ctx, alice.ID, "post", nil)
+	p, _ := s.CreatePost(ctx, alice.ID, PostInput{Content: "post"})
 	var ids []int64
 	for i := range 5 {
 		c, err := s.CreateComment(ctx, p.ID, bob.ID, fmt.Sprint(i))
@@ -284,7 +284,7 @@ func TestCommentsAndCascades(t *testing.T) {
 	var got []int64
 	var after *Key
 	for {
-		page, next, err := s.Comments(ctx, p.ID, 2, after)
+		page, next, err := s.Comments(ctx, p.ID, alice.ID, 2, after)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,17 +299,17 @@ func TestCommentsAndCascades(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(ids) {
 		t.Errorf("comments = %v, want %v", got, ids)
 	}
-	if _, _, err := s.Comments(ctx, 999, 10, nil); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.Comments(ctx, 999, 0, 10, nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("comments of a missing post: %v", err)
 	}
-	empty, _ := s.CreatePost(ctx, bob.ID, "quiet", nil)
-	if page, next, err := s.Comments(ctx, empty.ID, 10, nil); err != nil || len(page) != 0 || next != nil {
+	empty, _ := s.CreatePost(ctx, bob.ID, PostInput{Content: "quiet"})
+	if page, next, err := s.Comments(ctx, empty.ID, alice.ID, 10, nil); err != nil || len(page) != 0 || next != nil {
 		t.Errorf("comments of a post without any: %v, %v, %v", page, next, err)
 	}
 
-	ca, pa, err := s.CommentOwners(ctx, ids[0])
-	if err != nil || ca != bob.ID || pa != alice.ID {
-		t.Errorf("owners = %d, %d, %v", ca, pa, err)
+	ca, pa, visible, err := s.CommentOwners(ctx, ids[0], bob.ID)
+	if err != nil || ca != bob.ID || pa != alice.ID || !visible {
+		t.Errorf("owners = %d, %d, %v, %v", ca, pa, visible, err)
 	}
 	if err := s.DeleteComment(ctx, ids[0]); err != nil {
 		t.Fatal(err)
@@ -317,7 +317,7 @@ func TestCommentsAndCascades(t *testing.T) {
 	if err := s.DeleteComment(ctx, ids[0]); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second delete: %v", err)
 	}
-	post, _ := s.Post(ctx, p.ID, 0)
+	post, _ := s.Post(ctx, p.ID, alice.ID)
 	if post.CommentCount != 4 {
 		t.Errorf("comment_count = %d, want 4", post.CommentCount)
 	}

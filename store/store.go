@@ -64,6 +64,9 @@ type Options struct {
 	// Logger gets what the store recovers from (a panicking post-commit
 	// hook); nil discards it.
 	Logger *slog.Logger
+	// PublicPosts lets visitors without an account read public posts, and
+	// members make them (MOMENTS_PUBLIC_POSTS).
+	PublicPosts bool
 	// OnSnapshot, when set, is told of the copy of the database that Open
 	// or MigrateUp makes before migrating an existing database, once it is
 	// written and before the first migration runs.
@@ -85,6 +88,7 @@ type Store struct {
 	// noFeedCache: pages come from the plain queries and the cache stays
 	// empty, since nothing fills it.
 	noFeedCache bool
+	publicPosts bool
 	keys        postKeys // the write goroutine's alone once it runs
 	// accounts answers AuthUser without SQL (accountcache.go).
 	accounts *accountCache
@@ -127,7 +131,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		}
 	}
 	s := &Store{now: opts.Now, path: abs, cache: newFeedCache(minKey), accounts: newAccountCache(), onSnapshot: opts.OnSnapshot,
-		noFeedCache: opts.NoFeedCache}
+		noFeedCache: opts.NoFeedCache, publicPosts: opts.PublicPosts}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -432,3 +436,7 @@ func checkLimit(limit int) error {
 	}
 	return nil
 }
+
+// PublicPosts reports whether the store was opened to allow public posts
+// (Options.PublicPosts).
+func (s *Store) PublicPosts() bool { return s.publicPosts }

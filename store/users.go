@@ -28,6 +28,12 @@ type User struct {
 	Disabled     bool
 	TokenVersion int64
 	CreatedAt    time.Time
+	// HistoryVisibleDays limits how far back others see the user's posts:
+	// 0 for all of them.
+	HistoryVisibleDays int
+	// DefaultAudience is what a new post gets when it names none: Members,
+	// OnlyMe or Public.
+	DefaultAudience Audience
 }
 
 // NewUser is what CreateUser needs.
@@ -43,15 +49,24 @@ type NewUser struct {
 	OnlyFirst bool
 }
 
-const userColumns = `id, username, display_name, bio, avatar_url, is_admin, disabled, token_version, created_at`
+const userColumns = `id, username, display_name, bio, avatar_url, is_admin, disabled, token_version, created_at,
+	history_visible_days, default_audience`
 
 type rowScanner interface{ Scan(dest ...any) error }
+
+// rowWithExtra scans a row of a scanner's columns followed by one more.
+type rowWithExtra struct {
+	row   rowScanner
+	extra any
+}
+
+func (r rowWithExtra) Scan(dest ...any) error { return r.row.Scan(append(dest, r.extra)...) }
 
 func scanUser(row rowScanner) (User, error) {
 	var u User
 	var created int64
 	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Bio, &u.AvatarURL,
-		&u.IsAdmin, &u.Disabled, &u.TokenVersion, &created)
+		&u.IsAdmin, &u.Disabled, &u.TokenVersion, &created, &u.HistoryVisibleDays, &u.DefaultAudience)
 	u.CreatedAt = fromMillis(created)
 	return u, formatError(err)
 }
@@ -142,36 +157,43 @@ func (s *Store) Credentials(ctx context.Context, username string) (User, string,
 	}
 	defer s.endRead()
 	var hash string
-	var created int64
-	var u User
-	err := s.reader.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE username = ?`, username).
-		Scan(&u.ID, &u.Username, &u.DisplayName, &u.Bio, &u.AvatarURL,
-			&u.IsAdmin, &u.Disabled, &u.TokenVersion, &created, &hash)
-	u.CreatedAt = fromMillis(created)
-	return u, hash, formatError(err)
+	u, err := scanUser(rowWithExtra{s.reader.QueryRowContext(ctx,
+		`SELECT `+userColumns+`, password_hash FROM users WHERE username = ?`, username), &hash})
+	return u, hash, err
 }
 
 // ProfileUpdate changes the fields that are set.
 type ProfileUpdate struct {
-	DisplayName *string
-	Bio         *string
-	AvatarURL   *string
+	DisplayName        *string
+	Bio                *string
+	AvatarURL          *string
+	HistoryVisibleDays *int
+	DefaultAudience    *Audience
 }
 
-// UpdateProfile changes a user's public profile.
+// UpdateProfile changes a user's profile. A new history window applies to
+// every post of theirs at once: each keeps a copy of it (history_days), so
+// that the audience rule reads it from the feed's index.
 func (s *Store) UpdateProfile(ctx context.Context, id int64, p ProfileUpdate) (User, error) {
-	if err := checkProfile(p); err != nil {
+	if err := s.checkProfile(p); err != nil {
 		return User{}, err
 	}
 	var sets []string
 	var args []any
 	for _, f := range []struct {
 		column string
-		value  *string
-	}{{"display_name", p.DisplayName}, {"bio", p.Bio}, {"avatar_url", p.AvatarURL}} {
-		if f.value != nil {
+		value  any
+		set    bool
+	}{
+		{"display_name", p.DisplayName, p.DisplayName != nil},
+		{"bio", p.Bio, p.Bio != nil},
+		{"avatar_url", p.AvatarURL, p.AvatarURL != nil},
+		{"history_visible_days", p.HistoryVisibleDays, p.HistoryVisibleDays != nil},
+		{"default_audience", p.DefaultAudience, p.DefaultAudience != nil},
+	} {
+		if f.set {
 			sets = append(sets, f.column+" = ?")
-			args = append(args, *f.value)
+			args = append(args, f.value)
 		}
 	}
 	if len(sets) == 0 {
@@ -183,6 +205,10 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, p ProfileUpdate) (U
 		var err error
 		u, err = scanUser(tx.QueryRowContext(ctx,
 			`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ? RETURNING `+userColumns, args...))
+		if err == nil && p.HistoryVisibleDays != nil {
+			_, err = tx.ExecContext(ctx, `UPDATE posts SET history_days = ? WHERE user_id = ? AND history_days <> ?`,
+				u.HistoryVisibleDays, id, u.HistoryVisibleDays)
+		}
 		return err
 	}, func() {
 		s.cache.profileChanged(Author{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, AvatarURL: u.AvatarURL})

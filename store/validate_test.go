@@ -14,7 +14,7 @@ func TestStoreRefusesWhatTheAPIRefuses(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
 	alice := mustCreate(t, s, "alice")
-	p, err := s.CreatePost(ctx, alice.ID, "a post", nil)
+	p, err := s.CreatePost(ctx, alice.ID, PostInput{Content: "a post"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,13 +57,16 @@ func TestStoreRefusesWhatTheAPIRefuses(t *testing.T) {
 			_, err := s.UpdateProfile(ctx, alice.ID, ProfileUpdate{Bio: ptr("a\xffb")})
 			return err
 		}},
-		{"ten photos", func() error { _, err := s.CreatePost(ctx, alice.ID, "x", tenURLs); return err }},
-		{"empty post", func() error { _, err := s.CreatePost(ctx, alice.ID, "  ", nil); return err }},
-		{"long post", func() error {
-			_, err := s.CreatePost(ctx, alice.ID, strings.Repeat("é", MaxPostChars+1), nil)
+		{"ten photos", func() error {
+			_, err := s.CreatePost(ctx, alice.ID, PostInput{Content: "x", MediaURLs: tenURLs})
 			return err
 		}},
-		{"post with NUL", func() error { _, err := s.CreatePost(ctx, alice.ID, "a\x00b", nil); return err }},
+		{"empty post", func() error { _, err := s.CreatePost(ctx, alice.ID, PostInput{Content: "  "}); return err }},
+		{"long post", func() error {
+			_, err := s.CreatePost(ctx, alice.ID, PostInput{Content: strings.Repeat("é", MaxPostChars+1)})
+			return err
+		}},
+		{"post with NUL", func() error { _, err := s.CreatePost(ctx, alice.ID, PostInput{Content: "a\x00b"}); return err }},
 		{"long comment", func() error {
 			_, err := s.CreateComment(ctx, p.ID, alice.ID, strings.Repeat("x", MaxCommentChars+1))
 			return err
@@ -75,7 +78,7 @@ func TestStoreRefusesWhatTheAPIRefuses(t *testing.T) {
 		}
 	}
 	// The limits themselves are allowed.
-	if _, err := s.CreatePost(ctx, alice.ID, strings.Repeat("é", MaxPostChars), tenURLs[:MaxMediaPerPost]); err != nil {
+	if _, err := s.CreatePost(ctx, alice.ID, PostInput{Content: strings.Repeat("é", MaxPostChars), MediaURLs: tenURLs[:MaxMediaPerPost]}); err != nil {
 		t.Errorf("the longest post with nine photos: %v", err)
 	}
 	if _, err := s.UpdateProfile(ctx, alice.ID, ProfileUpdate{Bio: ptr(strings.Repeat("x", MaxBioChars)),

@@ -101,11 +101,11 @@ func TestPanickingHookEmptiesTheCaches(t *testing.T) {
 	ctx := context.Background()
 	u := mustCreate(t, s, "alice")
 	for i := range 5 {
-		if _, err := s.CreatePost(ctx, u.ID, fmt.Sprint(i), nil); err != nil {
+		if _, err := s.CreatePost(ctx, u.ID, PostInput{Content: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Feed(ctx, FeedQuery{Limit: 5}); err != nil {
+	if _, err := s.Feed(ctx, FeedQuery{Viewer: 1, Limit: 5}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.AuthUser(ctx, u.ID); err != nil {
@@ -134,10 +134,10 @@ func TestPanickingHookEmptiesTheCaches(t *testing.T) {
 		t.Errorf("log: %s", line)
 	}
 	// The write loop goes on.
-	if _, err := s.CreatePost(ctx, u.ID, "after", nil); err != nil {
+	if _, err := s.CreatePost(ctx, u.ID, PostInput{Content: "after"}); err != nil {
 		t.Fatal(err)
 	}
-	if page, err := s.Feed(ctx, FeedQuery{Limit: 1}); err != nil || page.Posts[0].Content != "after" {
+	if page, err := s.Feed(ctx, FeedQuery{Viewer: 1, Limit: 1}); err != nil || page.Posts[0].Content != "after" {
 		t.Errorf("page after the panic: %+v, %v", page, err)
 	}
 }

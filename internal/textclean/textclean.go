@@ -34,3 +34,17 @@ func Line(s string) bool {
 func Bidi(r rune) bool {
 	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069
 }
+
+// FoldKey is s in the one spelling of every string that strings.EqualFold
+// takes for equal to it: each rune as the smallest of its case-folding
+// orbit. Two names are equal ignoring case, in any script, exactly when
+// their keys are equal, so a UNIQUE index on the key enforces it.
+func FoldKey(s string) string {
+	return strings.Map(func(r rune) rune {
+		smallest := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			smallest = min(smallest, f)
+		}
+		return smallest
+	}, s)
+}

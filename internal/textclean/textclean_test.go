@@ -1,6 +1,9 @@
 package textclean
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestTextAndLine(t *testing.T) {
 	t.Parallel()
@@ -30,5 +33,18 @@ func TestTextAndLine(t *testing.T) {
 		if got := Line(tc.s); got != tc.line {
 			t.Errorf("Line(%q) = %v", tc.s, got)
 		}
+	}
+}
+
+func TestFoldKey(t *testing.T) {
+	t.Parallel()
+	for _, pair := range [][2]string{{"Family", "fAMILY"}, {"Σίσυφος", "ΣΊΣΥΦΟΣ"}, {"straße", "STRASSE"}, {"K", "\u212a"}} {
+		equal := strings.EqualFold(pair[0], pair[1])
+		if got := FoldKey(pair[0]) == FoldKey(pair[1]); got != equal {
+			t.Errorf("FoldKey(%q) == FoldKey(%q) is %v; EqualFold says %v", pair[0], pair[1], got, equal)
+		}
+	}
+	if FoldKey("Family") == FoldKey("Friends") {
+		t.Error("different names fold to one key")
 	}
 }

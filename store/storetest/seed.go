@@ -64,7 +64,7 @@ func Seed(ctx context.Context, dir string, migrations fs.FS, size Size) ([]strin
 		for j := range media {
 			media[j] = fmt.Sprintf("https://photos.example.com/%d/%d.jpg", i, j)
 		}
-		p, err := st.CreatePost(ctx, author, strings.Join(text, " "), media)
+		p, err := st.CreatePost(ctx, author, store.PostInput{Content: strings.Join(text, " "), MediaURLs: media})
 		if err != nil {
 			return nil, err
 		}
