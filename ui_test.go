@@ -28,8 +28,10 @@ import (
 // TestUI drives Debian's Chromium through the web UI against the real
 // server: setting up an empty instance, posting with photos, likes,
 // comments, the permalink, deleting, a post that tries to inject markup,
-// an ordinary member's view, the admin page, colour contrast and the
-// profile form on a phone; then a second instance with other settings
+// an ordinary member's view with circles, posts for a circle and for
+// oneself that another member does not see, editing a post open to all,
+// the admin page, colour contrast, the profile and privacy forms on a
+// phone; then a second instance with other settings
 // (closed registration, public posts, the assistant, a small upload limit)
 // for what the UI offers there and how uploads fail. Any console error,
 // uncaught exception or CSP violation fails it, and so does stray
@@ -253,6 +255,8 @@ func TestUI(t *testing.T) {
 		b.do(chromedp.SendKeys(`.permalink .comment-form input[name=content]`, "Nice one"))
 		b.click(`.permalink .comment-form button[type=submit]`)
 		b.waitJS("bob's comment", `document.querySelector('.permalink .comment .text')?.textContent === "Nice one"`)
+		b.click(`.permalink .post button.like`)
+		b.waitJS("bob named under the post", `document.querySelector('.permalink .post .likers')?.textContent === "Liked by Bob Tables"`)
 	})
 
 	step("member: own profile", func(t *testing.T) {
@@ -273,6 +277,49 @@ func TestUI(t *testing.T) {
 	step("member: settings", func(t *testing.T) {
 		b.click(`#nav a[href="#/settings"]`)
 		b.waitJS("bob's settings", `document.querySelector('#profile-form input[name=display_name]')?.value === "Bob Tables"`)
+	})
+
+	// Bob shares with a circle, and with himself alone; alice, outside
+	// the circle, sees neither until bob opens one to all members.
+	step("member: circles", func(t *testing.T) {
+		b.click(`#nav a[href="#/circles"]`)
+		b.waitJS("the circles page", `document.querySelector('h1')?.textContent === "Circles" && document.querySelector('main [role=status]')?.textContent.startsWith("No circles yet")`)
+		b.do(chromedp.SendKeys(`#circle-form input[name=name]`, "Climbers"))
+		b.click(`#circle-form button[type=submit]`)
+		b.waitJS("the new circle", `document.querySelector('.circle-list .circle .circle-name')?.textContent === "Climbers"`)
+		b.expect(`status of 409 .* ` + regexp.QuoteMeta(in.url+"/circles") + `$`)
+		b.do(chromedp.SendKeys(`#circle-form input[name=name]`, "climbers"))
+		b.click(`#circle-form button[type=submit]`)
+		b.waitJS("a second circle of the same name refused", `document.querySelector('#circle-form .field-error')?.textContent === "You already have a circle by that name."`)
+		b.screenshot("circles")
+	})
+
+	step("member: a post for a circle and one for himself", func(t *testing.T) {
+		b.click(`a.brand`)
+		b.waitVisible(`#compose-audience`)
+		if got := b.evalString(`[...document.querySelectorAll('#compose-audience option')].map(o => o.value + '=' + o.textContent).join(', ')`); got != "members=All members, circles=My circles…, only_me=Only me" {
+			t.Errorf("the audiences offered: %q", got)
+		}
+		b.chooseAudience("circles")
+		// A click on the circle's name ticks its box.
+		b.waitVisible(`#compose-circle_ids label.check`)
+		b.click(`#compose-circle_ids label.check`)
+		b.do(chromedp.SendKeys(`#compose-content`, "For the climbers"))
+		b.click(`#composer button[type=submit]`)
+		top := `.posts > .post:first-child`
+		b.waitJS("the circle's post", `document.querySelector('`+top+` .content')?.textContent === "For the climbers" && document.querySelector('`+top+` .audience-badge')?.textContent === "Visible to: Climbers"`)
+		if got := b.evalString(`document.querySelector('#compose-audience').value + ' ' + document.querySelector('#compose-circle_ids').hidden`); got != "members true" {
+			t.Errorf("after posting the composer's audience is %q, want members again", got)
+		}
+		b.chooseAudience("only_me")
+		b.do(chromedp.SendKeys(`#compose-content`, "Only for me"))
+		b.click(`#composer button[type=submit]`)
+		b.waitJS("the private post", `document.querySelector('`+top+` .content')?.textContent === "Only for me" && document.querySelector('`+top+` .audience-badge')?.textContent === "Visible to: Only me"`)
+		b.absent(`.post:has(a.author[href="#/u/alice"]) .audience-badge`, "an audience shown on another member's post")
+		b.screenshot("audiences")
+		b.colorScheme("dark")
+		b.screenshot("audiences-dark")
+		b.colorScheme("")
 	})
 
 	step("member: no admin page", func(t *testing.T) {
@@ -308,6 +355,19 @@ func TestUI(t *testing.T) {
 			t.Errorf("bob's row offers %q, want Make admin and Disable", got)
 		}
 		b.screenshot("admin")
+	})
+
+	step("admin: others' private posts stay private", func(t *testing.T) {
+		b.click(`a.brand`)
+		b.waitJS("bob's public post", `[...document.querySelectorAll('.posts .post .content')].some(c => c.textContent === "Bob's first moment")`)
+		b.waitJS("the end of the feed", `document.querySelector('.post-list .end') !== null`)
+		for _, text := range []string{"For the climbers", "Only for me"} {
+			if got := b.evalString(`String([...document.querySelectorAll('.posts .post .content')].some(c => c.textContent === ` + jsString(text) + `))`); got != "false" {
+				t.Errorf("alice, an admin outside bob's circle, sees %q", text)
+			}
+		}
+		b.click(`#nav a[href="#/admin"]`)
+		b.waitVisible(`.users .user`)
 	})
 
 	step("contrast, light and dark", func(t *testing.T) {
@@ -370,6 +430,65 @@ func TestUI(t *testing.T) {
 		b.do(chromedp.EmulateViewport(1280, 900))
 	})
 
+	step("privacy settings", func(t *testing.T) {
+		b.click(`#nav a[href="#/settings"]`)
+		b.waitVisible(`#privacy-form select[name=history_visible_days]`)
+		b.do(chromedp.SetValue(`#privacy-form select[name=history_visible_days]`, "3"))
+		b.do(chromedp.SetValue(`#privacy-form select[name=default_audience]`, "only_me"))
+		b.click(`#privacy-form button[type=submit]`)
+		b.waitJS("the confirmation", `document.querySelector('#privacy-form [role=status]')?.textContent === "Privacy saved."`)
+		b.reload(`#privacy-form select[name=history_visible_days]`)
+		if got := b.evalString(`document.querySelector('#privacy-form select[name=history_visible_days]').value + ' ' + document.querySelector('#privacy-form select[name=default_audience]').value`); got != "3 only_me" {
+			t.Errorf("after a reload the privacy form says %q", got)
+		}
+		b.click(`a.brand`)
+		b.waitJS("the composer starts with the default", `document.querySelector('#compose-audience')?.value === "only_me"`)
+		b.click(`#nav a[href="#/settings"]`)
+		b.do(chromedp.SetValue(`#privacy-form select[name=history_visible_days]`, "0"))
+		b.do(chromedp.SetValue(`#privacy-form select[name=default_audience]`, "members"))
+		b.click(`#privacy-form button[type=submit]`)
+		b.waitJS("the confirmation", `document.querySelector('#privacy-form [role=status]')?.textContent === "Privacy saved."`)
+	})
+
+	step("member: edit a post for everyone, and a circle's members", func(t *testing.T) {
+		b.click(`#sign-out`)
+		b.signIn("bob", "bob's long password")
+		mine := `.post:has(.audience-badge[data-audience=circles])`
+		b.waitVisible(mine + ` button.edit`)
+		b.click(mine + ` button.edit`)
+		b.waitVisible(`.edit-post textarea[name=content]`)
+		b.evalString(`(() => { const t = document.querySelector('.edit-post textarea[name=content]'); t.select(); return ''; })()`)
+		b.do(chromedp.SendKeys(`.edit-post textarea[name=content]`, "For everyone now"))
+		b.evalString(`(() => { const s = document.querySelector('.edit-post select[name=audience]'); s.value = 'members'; s.dispatchEvent(new Event('change')); return ''; })()`)
+		b.screenshot("edit-post")
+		b.click(`.edit-post button[type=submit]`)
+		b.waitJS("the edited post", `[...document.querySelectorAll('.posts .post')].some(p => p.querySelector('.content')?.textContent === "For everyone now" && p.querySelector('.edited') && p.querySelector('.audience-badge')?.textContent === "Visible to: All members")`)
+
+		b.click(`#nav a[href="#/circles"]`)
+		b.click(`.circle-list .circle .circle-open`)
+		b.waitVisible(`.circle-members input[type=search]`)
+		b.do(chromedp.SendKeys(`.circle-members input[type=search]`, "ali"))
+		b.waitVisible(`.circle-members .search-results button.found`)
+		b.click(`.circle-members .search-results button.found`)
+		b.waitJS("alice in the circle", `document.querySelector('.circle-members .member-list .member a')?.textContent === "Alice Liddell" && document.querySelector('.circle-open .muted').textContent === "1 member"`)
+		b.screenshot("circle-members")
+		b.colorScheme("dark")
+		b.screenshot("circle-members-dark")
+		b.colorScheme("")
+	})
+
+	step("the edit reaches everyone", func(t *testing.T) {
+		b.click(`#nav a[href="#/settings"]`)
+		b.click(`#sign-out`)
+		b.signIn("alice", "correct horse battery")
+		b.waitJS("bob's edited post, marked", `[...document.querySelectorAll('.posts .post')].some(p => p.querySelector('.content')?.textContent === "For everyone now" && p.querySelector('.edited'))`)
+		b.waitJS("the end of the feed", `document.querySelector('.post-list .end') !== null`)
+		if got := b.evalString(`String([...document.querySelectorAll('.posts .post .content')].some(c => c.textContent === "Only for me"))`); got != "false" {
+			t.Error("alice sees bob's post for himself")
+		}
+		b.absent(`.post:has(a.author[href="#/u/bob"]) button.edit`, "an edit button on another member's post")
+	})
+
 	if got := b.evalString(`typeof window.__xss`); got != "undefined" {
 		t.Errorf("window.__xss is %s", got)
 	}
@@ -395,9 +514,10 @@ func TestUI(t *testing.T) {
 			t.Errorf("title / brand = %q", got)
 		}
 		b.waitVisible(`#composer [aria-controls=ask-panel]`)
+		b.chooseAudience("public")
 		b.do(chromedp.SendKeys(`#compose-content`, "Dunes at dusk"))
 		b.click(`#composer button[type=submit]`)
-		b.waitJS("the post", `document.querySelector('.posts > .post:first-child .content')?.textContent === "Dunes at dusk"`)
+		b.waitJS("the post", `document.querySelector('.posts > .post:first-child .content')?.textContent === "Dunes at dusk" && document.querySelector('.posts > .post:first-child .audience-badge')?.textContent === "Visible to: Everyone"`)
 	})
 
 	step("uploads that fail say why", func(t *testing.T) {
@@ -761,6 +881,33 @@ func (b *browser) contrast(expr string) float64 {
 		b.t.Fatalf("%s: %v", expr, err)
 	}
 	return r
+}
+
+// chooseAudience picks who can see the post in the composer, as a
+// keyboard or a pointer would: the select changes and says so.
+func (b *browser) chooseAudience(value string) {
+	b.t.Helper()
+	b.waitVisible(`#compose-audience`)
+	b.evalString(`(() => {
+		const s = document.querySelector('#compose-audience');
+		s.focus();
+		s.value = ` + jsString(value) + `;
+		s.dispatchEvent(new Event('change', { bubbles: true }));
+		return s.value;
+	})()`)
+	b.waitJS("the audience "+value, `document.querySelector('#compose-audience').value === `+jsString(value))
+}
+
+// signIn signs in through the sign-in form and waits for the feed.
+func (b *browser) signIn(user, password string) {
+	b.t.Helper()
+	b.waitVisible(`#signin-form input[name=username]`)
+	b.do(
+		chromedp.SendKeys(`#signin-form input[name=username]`, user),
+		chromedp.SendKeys(`#signin-form input[name=password]`, password),
+	)
+	b.click(`#signin-form button[type=submit]`)
+	b.waitVisible(`#composer textarea[name=content]`)
 }
 
 func (b *browser) click(sel string) {

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -157,4 +158,41 @@ func TestCircleLimits(t *testing.T) {
 	if p.CircleIDs == nil || len(*p.CircleIDs) != 19 {
 		t.Errorf("19 circles, one named twice: %v", p.CircleIDs)
 	}
+}
+
+func TestSearchMembers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alice := e.signUp("alice")
+	for _, name := range []string{"albert", "bob", "al_x", "alx"} {
+		e.signUp(name)
+	}
+	bob := e.login("bob", "password-bob")
+	e.do("PATCH", "/users/me", bob, map[string]string{"display_name": "Bob Alvarez"}).wantStatus(t, 200)
+	find := func(q string) string {
+		t.Helper()
+		var page authorPage
+		e.do("GET", "/users?q="+url.QueryEscape(q), alice.Token, nil).wantStatus(t, 200).json(t, &page)
+		var names []string
+		for _, a := range page.Items {
+			names = append(names, a.Username)
+		}
+		return strings.Join(names, " ")
+	}
+	for q, want := range map[string]string{
+		"al":  "al_x albert alice alx bob", // bob by his display name
+		"AL":  "al_x albert alice alx bob",
+		"al_": "al_x", // _ is a character, not a wildcard
+		"%":   "",
+		"alv": "bob",
+		"zed": "",
+	} {
+		if got := find(q); got != want {
+			t.Errorf("q=%q: %q, want %q", q, got, want)
+		}
+	}
+	e.do("GET", "/users?q=", alice.Token, nil).wantProblem(t, 422, "query.q")
+	e.do("GET", "/users", alice.Token, nil).wantProblem(t, 422, "query.q")
+	e.do("GET", "/users?q=al&limit=21", alice.Token, nil).wantProblem(t, 422, "query.limit")
+	e.do("GET", "/users?q=al", "", nil).wantStatus(t, 401)
 }

@@ -160,6 +160,16 @@ func (s *server) registerUsers() {
 	}, s.changePassword)
 
 	register(s, huma.Operation{
+		OperationID: "searchMembers",
+		Method:      http.MethodGet,
+		Path:        "/users",
+		Summary:     "Find members by name",
+		Description: "Active members whose username starts with q or whose display name contains it, ignoring letter case, by username: for choosing whom to put in a circle. Members only.",
+		Tags:        []string{"Users"},
+		Security:    needsToken,
+	}, s.searchMembers)
+
+	register(s, huma.Operation{
 		OperationID: "getUser",
 		Method:      http.MethodGet,
 		Path:        "/users/{username}",
@@ -226,6 +236,30 @@ func (s *server) changePassword(ctx context.Context, in *passwordInput) (*struct
 		return nil, s.fail(ctx, err)
 	}
 	return nil, nil
+}
+
+type memberSearchInput struct {
+	Q     string `query:"q" minLength:"1" maxLength:"64" required:"true" doc:"The start of a username, or part of a display name"`
+	Limit int    `query:"limit" minimum:"1" maximum:"20" default:"10" doc:"At most this many"`
+}
+
+type memberListOutput struct {
+	Body struct {
+		Items []authorBody `json:"items"`
+	}
+}
+
+func (s *server) searchMembers(ctx context.Context, in *memberSearchInput) (*memberListOutput, error) {
+	found, err := s.store.SearchMembers(ctx, in.Q, in.Limit)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := &memberListOutput{}
+	out.Body.Items = make([]authorBody, len(found))
+	for i, a := range found {
+		out.Body.Items[i] = newAuthorBody(a)
+	}
+	return out, nil
 }
 
 func (s *server) getUser(ctx context.Context, in *usernameInput) (*userOutput, error) {

@@ -316,3 +316,36 @@ func (s *Store) HasUsers(ctx context.Context) (bool, error) {
 	err := s.reader.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&exists)
 	return exists, err
 }
+
+// SearchMembers finds up to limit active members whose username starts
+// with q or whose display name contains it, ignoring letter case (ASCII),
+// by username: for choosing whom to put in a circle.
+func (s *Store) SearchMembers(ctx context.Context, q string, limit int) ([]Author, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	if err := s.beginRead(ctx); err != nil {
+		return nil, err
+	}
+	defer s.endRead()
+	pattern := likeEscaper.Replace(q)
+	rows, err := s.reader.QueryContext(ctx, `SELECT id, username, display_name, avatar_url FROM users
+		WHERE disabled = 0 AND (username LIKE ?1 || '%' ESCAPE '\' OR display_name LIKE '%' || ?1 || '%' ESCAPE '\')
+		ORDER BY username LIMIT ?2`, pattern, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	found := []Author{}
+	for rows.Next() {
+		var a Author
+		if err := rows.Scan(&a.ID, &a.Username, &a.DisplayName, &a.AvatarURL); err != nil {
+			return nil, err
+		}
+		found = append(found, a)
+	}
+	return found, rows.Err()
+}
+
+// likeEscaper makes text match itself in a LIKE pattern with ESCAPE '\'.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)

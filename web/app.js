@@ -7,6 +7,7 @@ import post from './views/post.js';
 import user from './views/user.js';
 import settings from './views/settings.js';
 import admin from './views/admin.js';
+import circles from './views/circles.js';
 import { signin, register } from './views/signin.js';
 
 const ROUTES = [
@@ -14,6 +15,7 @@ const ROUTES = [
   [/^\/p\/(\d+)$/, post],
   [/^\/u\/(\w{3,32})$/, user],
   [/^\/settings$/, settings, 'auth'],
+  [/^\/circles$/, circles, 'auth'],
   [/^\/admin$/, admin, 'auth'],
   [/^\/signin$/, signin, 'guest'],
   [/^\/register$/, register, 'guest'],
@@ -77,6 +79,7 @@ const app = {
   },
   signOut(message) {
     api.forget();
+    fill($('#toasts')); // what was said to this account is not for the next
     me = null;
     sessionStorage.removeItem(NEXT);
     sessionStorage.removeItem(ANON);
@@ -113,6 +116,7 @@ function header() {
   if (me) {
     fill(nav,
       link('#/', 'Feed'),
+      link('#/circles', 'Circles'),
       me.is_admin && link('#/admin', 'Admin'),
       link('#/settings', 'Settings'),
       h('a', { href: `#/u/${me.username}`, class: 'me', 'aria-current': here === `#/u/${me.username}` ? 'page' : null },

@@ -1,11 +1,13 @@
-// A post card: author, time, text with safe links, photo grid, like,
-// comments inline, delete. Used by the feed, timelines and permalinks.
+// A post card: author, time, who can see it (for its author), text with
+// safe links, photo grid, like and who liked, comments inline, edit and
+// delete. Used by the feed, timelines and permalinks.
 import * as api from '../api.js';
 import {
   h, icon, avatar, displayName, timeEl, linkify, thumbURL, report, toast, confirmDialog,
-  formError, showErrors, clearErrors, busy, append,
+  formError, showErrors, clearErrors, busy, append, fill,
 } from '../ui.js';
 import { openViewer } from './viewer.js';
+import { audienceBadge, audiencePicker } from './audience.js';
 
 function byline(a, id) {
   return h('a', { class: 'author', href: `#/u/${a.username}`, id }, displayName(a));
@@ -31,7 +33,8 @@ export function postCard(post, ctx, { open = false, onRemoved } = {}) {
   const { me } = ctx;
   const a = post.author;
   const authorId = `post-${post.id}-author`;
-  const mine = me && (me.id === a.id || me.is_admin);
+  const own = me && me.id === a.id;
+  const mine = me && (own || me.is_admin);
 
   const likeCount = h('span', { class: 'n' }, post.like_count);
   const like = h('button', {
@@ -48,6 +51,10 @@ export function postCard(post, ctx, { open = false, onRemoved } = {}) {
 
   const remove = mine && h('button', { type: 'button', class: 'act delete', onclick: deletePost },
     icon('trash'), h('span', { class: 'label' }, 'Delete'));
+  const edit = own && h('button', { type: 'button', class: 'act edit', onclick: startEdit },
+    icon('edit'), h('span', { class: 'label' }, 'Edit'));
+  // Who liked it, by name, under the post (WeChat's way).
+  const likers = h('p', { class: 'likers', hidden: true });
 
   const section = h('section', { class: 'comments', id: commentsId, hidden: true, 'aria-label': 'Comments' });
 
@@ -56,10 +63,14 @@ export function postCard(post, ctx, { open = false, onRemoved } = {}) {
       h('a', { href: `#/u/${a.username}`, tabindex: -1, 'aria-hidden': 'true', class: 'avatar-link' }, avatar(a)),
       h('div', { class: 'who' },
         byline(a, authorId), ' ', h('span', { class: 'handle' }, `@${a.username}`),
-        h('a', { class: 'when', href: `#/p/${post.id}` }, timeEl(post.created_at)))),
-    h('div', { class: 'content' }, linkify(post.content)),
+        h('div', { class: 'when-line' },
+          h('a', { class: 'when', href: `#/p/${post.id}` }, timeEl(post.created_at)),
+          post.edited_at && h('span', { class: 'edited', title: `Edited ${new Date(post.edited_at).toLocaleString()}` }, '· Edited'),
+          own && post.audience && audienceBadge(post, ctx.signal)))),
+    post.content && h('div', { class: 'content' }, linkify(post.content)),
     photos(post),
-    h('footer', { class: 'actions' }, like, toggle, remove),
+    h('footer', { class: 'actions' }, like, toggle, edit, remove),
+    likers,
     section);
 
   // Likes are optimistic: the button changes at once, requests follow in
@@ -94,6 +105,84 @@ export function postCard(post, ctx, { open = false, onRemoved } = {}) {
     } finally {
       sending = false;
       like.removeAttribute('aria-busy');
+    }
+    showLikers();
+  }
+
+  // The names load when the card first comes near the screen.
+  async function showLikers() {
+    if (count <= 0) {
+      likers.hidden = true;
+      return;
+    }
+    let page;
+    try {
+      page = await api.get(`/posts/${post.id}/likes?limit=3`, ctx.signal);
+    } catch {
+      return; // the count on the button still says it
+    }
+    const names = page.items.map((u) => h('a', { href: `#/u/${u.username}` }, displayName(u)));
+    const others = count - names.length;
+    const parts = [];
+    names.forEach((n, i) => parts.push(i === 0 ? '' : i === names.length - 1 && others <= 0 ? ' and ' : ', ', n));
+    if (others > 0) parts.push(` and ${others} other${others === 1 ? '' : 's'}`);
+    fill(likers, icon('heart'), h('span', { class: 'sr-only' }, 'Liked by '), parts);
+    likers.hidden = names.length === 0;
+  }
+  if (count > 0) watchOnce(card, showLikers);
+
+  // Editing, in place: the text, which photos stay, and who can see it.
+  function startEdit() {
+    const prefix = `edit-${post.id}`;
+    const text = h('textarea', { id: `${prefix}-content`, name: 'content', rows: 4, maxlength: 5000, value: post.content });
+    let kept = [...(post.media_urls || [])];
+    const keptList = h('ol', { class: 'previews', 'aria-label': 'Photos' });
+    function paintKept() {
+      fill(keptList, kept.map((u, i) => h('li', { class: 'preview', 'data-state': 'done' },
+        h('img', { src: thumbURL(u), alt: `Photo ${i + 1}`, width: 96, height: 96, referrerpolicy: 'no-referrer' }),
+        h('div', { class: 'tools' }, h('button', {
+          type: 'button', class: 'icon-btn remove', 'aria-label': `Remove photo ${i + 1}`,
+          onclick: () => {
+            kept = kept.filter((_, j) => j !== i);
+            paintKept();
+            (keptList.querySelector('.remove') || text).focus();
+          },
+        }, icon('close'))))));
+    }
+    paintKept();
+    const who = audiencePicker(ctx, prefix, post);
+    const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
+    const cancel = h('button', { type: 'button', class: 'secondary', onclick: stopEdit }, 'Cancel');
+    const form = h('form', { class: 'edit-post stack', method: 'post', 'aria-label': 'Edit post', onsubmit: async (e) => {
+      e.preventDefault();
+      clearErrors(form);
+      await busy(save, async () => {
+        let saved;
+        try {
+          saved = await api.patch(`/posts/${post.id}`, { content: text.value, media_urls: kept, ...who.value() });
+        } catch (err) {
+          showErrors(form, err);
+          return;
+        }
+        const next = postCard(saved, ctx, { open: !section.hidden, onRemoved });
+        card.replaceWith(next);
+        next.querySelector('.act.edit')?.focus();
+        toast('Post saved.');
+      });
+    } },
+    h('div', { class: 'field' }, h('label', { for: text.id }, 'Text'), text),
+    kept.length > 0 && keptList,
+    h('div', { class: 'field' }, h('label', { for: `${prefix}-audience` }, 'Who can see it'), who.select),
+    who.extra, formError(),
+    h('div', { class: 'row end' }, cancel, save));
+    for (const el of card.querySelectorAll(':scope > .content, :scope > .photos, :scope > .actions')) el.hidden = true;
+    card.querySelector(':scope > .actions').after(form);
+    text.focus();
+
+    function stopEdit() {
+      form.remove();
+      for (const el of card.querySelectorAll(':scope > .content, :scope > .photos, :scope > .actions')) el.hidden = false;
+      edit.focus();
     }
   }
 
@@ -219,4 +308,20 @@ export function postCard(post, ctx, { open = false, onRemoved } = {}) {
 
   if (open) expand(false);
   return card;
+}
+
+// watchOnce calls fn the first time el comes near the screen.
+const watched = new WeakMap();
+const nearScreen = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    if (!e.isIntersecting) continue;
+    nearScreen.unobserve(e.target);
+    watched.get(e.target)?.();
+    watched.delete(e.target);
+  }
+}, { rootMargin: '400px 0px' });
+
+function watchOnce(el, fn) {
+  watched.set(el, fn);
+  nearScreen.observe(el);
 }

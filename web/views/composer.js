@@ -1,10 +1,12 @@
 // The composer: text with a character counter, up to nine photos (uploaded
-// at once, previewed, removable and reorderable, or given by URL), and the
-// assistant, whose suggestion streams into the text box.
+// at once, previewed, removable and reorderable, or given by URL), who can
+// see the post, and the assistant, whose suggestion streams into the text
+// box. A post may be photos alone.
 import * as api from '../api.js';
 import {
   h, fill, icon, avatar, field, formError, showErrors, clearErrors, busy, toast, safeURL, bytes, uploading,
 } from '../ui.js';
+import { audiencePicker } from './audience.js';
 
 const MAX_CHARS = 5000;
 const MAX_PHOTOS = 9;
@@ -18,7 +20,7 @@ export function composer(ctx, onPosted) {
   let undoText = null;
 
   const text = h('textarea', {
-    id: 'compose-content', name: 'content', rows: 3, required: true,
+    id: 'compose-content', name: 'content', rows: 3,
     placeholder: "What's new?", 'aria-describedby': 'compose-count', oninput: update,
   });
   const counter = h('span', { id: 'compose-count', class: 'counter' });
@@ -88,13 +90,16 @@ export function composer(ctx, onPosted) {
   const aiNote = h('p', { class: 'hint', role: 'status' });
   askToggle.hidden = !instance.assistant;
 
+  const defaultAudience = () => ctx.me.default_audience || 'members';
+  const who = audiencePicker(ctx, 'compose', { audience: defaultAudience() });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Post');
   const form = h('form', { id: 'composer', class: 'card composer', method: 'post', 'aria-label': 'New post', onsubmit },
     h('div', { class: 'compose-main' },
       avatar(ctx.me),
       h('div', { class: 'field grow' }, h('label', { for: 'compose-content', class: 'sr-only' }, 'What\'s new?'), text, counter)),
-    previews, problems, urlRow, askPanel, aiNote, formError(),
-    h('div', { class: 'toolbar' }, files, pick, urlToggle, askToggle, h('span', { class: 'grow' }), submit));
+    previews, problems, urlRow, askPanel, aiNote, who.extra, formError(),
+    h('div', { class: 'toolbar' }, files, pick, urlToggle, askToggle, h('span', { class: 'grow' }),
+      h('label', { for: 'compose-audience', class: 'sr-only' }, 'Who can see it'), who.select, submit));
 
   text.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) form.requestSubmit();
@@ -305,9 +310,10 @@ export function composer(ctx, onPosted) {
     if (submit.disabled) return;
     await busy(submit, async () => {
       try {
-        const post = await api.post('/posts', { content: text.value, media_urls: photos.map((p) => p.url) });
+        const post = await api.post('/posts', { content: text.value, media_urls: photos.map((p) => p.url), ...who.value() });
         for (const p of photos.splice(0)) if (p.src.startsWith('blob:')) URL.revokeObjectURL(p.src);
         text.value = '';
+        who.reset(defaultAudience());
         undo.hidden = true;
         askNote.textContent = '';
         paintAll();

@@ -1,4 +1,5 @@
-// Settings: profile (display name, bio, avatar), password, sign out.
+// Settings: profile (display name, bio, avatar), privacy (how far back
+// others see your posts, the audience of a new post), password, sign out.
 import * as api from '../api.js';
 import {
   h, append, avatar, field, formError, showErrors, clearErrors, busy, report, heading, bytes, uploading,
@@ -74,6 +75,40 @@ export default function settings(root, ctx) {
     }
   }
 
+  // Privacy. The history window is WeChat's: others see only the posts of
+  // the last so many days; you always see all of yours.
+  const WINDOWS = [[0, 'All time'], [180, 'The last 6 months'], [30, 'The last month'], [3, 'The last 3 days']];
+  const days = me.history_visible_days || 0;
+  if (!WINDOWS.some(([d]) => d === days)) WINDOWS.push([days, `The last ${days} days`]);
+  const history = h('select', { id: 'settings-history', name: 'history_visible_days' },
+    WINDOWS.map(([d, label]) => h('option', { value: String(d) }, label)));
+  history.value = String(days);
+  const audiences = [['members', 'All members'], ['only_me', 'Only me']];
+  if (instance.public_posts || me.default_audience === 'public') audiences.push(['public', 'Everyone, also visitors']);
+  const audience = h('select', { id: 'settings-audience', name: 'default_audience' },
+    audiences.map(([v, label]) => h('option', { value: v }, label)));
+  audience.value = me.default_audience || 'members';
+  const savePrivacy = h('button', { type: 'submit', class: 'primary' }, 'Save privacy');
+  const privacySaved = h('p', { class: 'saved', role: 'status', id: 'privacy-saved' });
+  const privacy = h('form', { id: 'privacy-form', method: 'post', class: 'stack', onsubmit: saveSettings, onchange: () => { privacySaved.textContent = ''; } },
+    field('Others see your posts from', history, 'Older posts are hidden from everyone but you, everywhere.'),
+    field('A new post is for', audience, 'The composer starts with this; you can change it for each post.'),
+    formError(), h('div', { class: 'row end' }, privacySaved, savePrivacy));
+
+  async function saveSettings(e) {
+    e.preventDefault();
+    clearErrors(privacy);
+    privacySaved.textContent = '';
+    await busy(savePrivacy, async () => {
+      try {
+        app.setMe(await api.patch('/users/me', { history_visible_days: Number(history.value), default_audience: audience.value }));
+        privacySaved.textContent = 'Privacy saved.';
+      } catch (err) {
+        showErrors(privacy, err);
+      }
+    });
+  }
+
   // Password. The hidden username lets password managers update the
   // right entry.
   const current = h('input', { id: 'settings-current', name: 'current_password', type: 'password', autocomplete: 'current-password', required: true });
@@ -103,6 +138,9 @@ export default function settings(root, ctx) {
     heading('Settings'),
     h('section', { class: 'card', 'aria-labelledby': 'settings-profile' },
       h('h2', { id: 'settings-profile' }, 'Profile'), picRow, profile),
+    h('section', { class: 'card', 'aria-labelledby': 'settings-privacy' },
+      h('h2', { id: 'settings-privacy' }, 'Privacy'), privacy,
+      h('p', { class: 'hint' }, 'Choose who sees each post when you write it: all members, some of your ', h('a', { href: '#/circles' }, 'circles'), ', or only you. Admins see what members see, no more.')),
     h('section', { class: 'card', 'aria-labelledby': 'settings-password' },
       h('h2', { id: 'settings-password' }, 'Password'), password),
     h('section', { class: 'card', 'aria-labelledby': 'settings-session' },
