@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strings"
@@ -190,6 +191,15 @@ func TestSearchMembers(t *testing.T) {
 		if got := find(q); got != want {
 			t.Errorf("q=%q: %q, want %q", q, got, want)
 		}
+	}
+	// A disabled account is nobody to add.
+	albert, err := e.store.UserByUsername(context.Background(), "albert")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.do("PATCH", fmt.Sprintf("/admin/users/%d", albert.ID), alice.Token, map[string]bool{"disabled": true}).wantStatus(t, 200)
+	if got := find("alb"); got != "" {
+		t.Errorf("a disabled account found: %q", got)
 	}
 	e.do("GET", "/users?q=", alice.Token, nil).wantProblem(t, 422, "query.q")
 	e.do("GET", "/users", alice.Token, nil).wantProblem(t, 422, "query.q")
