@@ -86,6 +86,17 @@ type authorPageOutput struct {
 	}
 }
 
+// authorPageOf is the page of the members in items, each the author of.
+func authorPageOf[T any](items []T, author func(T) store.Author, next *string) *authorPageOutput {
+	out := &authorPageOutput{}
+	out.Body.Items = make([]authorBody, len(items))
+	for i, item := range items {
+		out.Body.Items[i] = newAuthorBody(author(item))
+	}
+	out.Body.NextCursor = next
+	return out
+}
+
 func newAuthorBody(a store.Author) authorBody {
 	return authorBody{ID: a.ID, Username: a.Username, DisplayName: a.DisplayName, AvatarURL: a.AvatarURL}
 }
@@ -184,13 +195,7 @@ func (s *server) listCircleMembers(ctx context.Context, in *circleMembersInput) 
 	if err != nil {
 		return nil, s.circleFail(ctx, err)
 	}
-	out := &authorPageOutput{}
-	out.Body.Items = make([]authorBody, len(members))
-	for i, m := range members {
-		out.Body.Items[i] = newAuthorBody(m.Author)
-	}
-	out.Body.NextCursor = s.cursors.next(list, next)
-	return out, nil
+	return authorPageOf(members, func(m store.CircleMember) store.Author { return m.Author }, s.cursors.next(list, next)), nil
 }
 
 func (s *server) addCircleMember(ctx context.Context, in *circleMemberInput) (*struct{}, error) {

@@ -352,13 +352,7 @@ func (s *server) listLikes(ctx context.Context, in *postItemsInput) (*authorPage
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	out := &authorPageOutput{}
-	out.Body.Items = make([]authorBody, len(likers))
-	for i, l := range likers {
-		out.Body.Items[i] = newAuthorBody(l.Author)
-	}
-	out.Body.NextCursor = s.cursors.next(list, next)
-	return out, nil
+	return authorPageOf(likers, func(l store.Liker) store.Author { return l.Author }, s.cursors.next(list, next)), nil
 }
 
 func (s *server) likePost(ctx context.Context, in *postIDInput) (*struct{}, error) {

@@ -203,12 +203,9 @@ func (s *Store) CircleMembers(ctx context.Context, owner, id int64, limit int, a
 // ErrNotFound, a member past MaxCircleMembers ErrTooMany.
 func (s *Store) AddCircleMember(ctx context.Context, owner, id int64, username string) error {
 	return s.withTx(ctx, func(tx *sql.Tx) error {
-		if err := circleOwned(ctx, tx, owner, id); err != nil {
+		member, err := circleAndMember(ctx, tx, owner, id, username)
+		if err != nil {
 			return err
-		}
-		var member int64
-		if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE username = ?`, username).Scan(&member); err != nil {
-			return formatError(err)
 		}
 		var n int
 		var in bool
@@ -222,7 +219,7 @@ func (s *Store) AddCircleMember(ctx context.Context, owner, id int64, username s
 		if n >= MaxCircleMembers {
 			return ErrTooMany
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO circle_members (circle_id, user_id, created_at) VALUES (?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO circle_members (circle_id, user_id, created_at) VALUES (?, ?, ?)`,
 			id, member, millis(s.now()))
 		return err
 	})
@@ -232,14 +229,22 @@ func (s *Store) AddCircleMember(ctx context.Context, owner, id int64, username s
 // circles, if they are in it. An unknown name is ErrNotFound.
 func (s *Store) RemoveCircleMember(ctx context.Context, owner, id int64, username string) error {
 	return s.withTx(ctx, func(tx *sql.Tx) error {
-		if err := circleOwned(ctx, tx, owner, id); err != nil {
+		member, err := circleAndMember(ctx, tx, owner, id, username)
+		if err != nil {
 			return err
 		}
-		var member int64
-		if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE username = ?`, username).Scan(&member); err != nil {
-			return formatError(err)
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM circle_members WHERE circle_id = ? AND user_id = ?`, id, member)
+		_, err = tx.ExecContext(ctx, `DELETE FROM circle_members WHERE circle_id = ? AND user_id = ?`, id, member)
 		return err
 	})
+}
+
+// circleAndMember is ErrNotFound unless circle id is owner's and someone
+// is called username; it returns that member's ID.
+func circleAndMember(ctx context.Context, tx *sql.Tx, owner, id int64, username string) (int64, error) {
+	if err := circleOwned(ctx, tx, owner, id); err != nil {
+		return 0, err
+	}
+	var member int64
+	err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE username = ?`, username).Scan(&member)
+	return member, formatError(err)
 }
