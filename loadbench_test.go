@@ -28,11 +28,19 @@ import (
 )
 
 // BenchmarkLoad is the HTTP load benchmark: the real binary, 100,000 posts
-// by 1,000 users, 32 keep-alive connections for a few seconds per scenario,
-// and, in the same run, a plain net/http server answering the same bytes as
-// the feed, so the ratio is measured side by side.
+// by 1,000 users (storetest.BenchSize), read by storetest's reader, 32
+// keep-alive connections for a few seconds per scenario, and, in the same
+// run, a plain net/http server answering the same bytes as the feed, so the
+// ratio is measured side by side.
 //
 //	go test -run '^$' -bench BenchmarkLoad -benchtime 1x .
+//
+// The posts have mixed audiences and the reader is in 10 circles
+// (storetest.Mixed); MOMENTS_LOAD_AUDIENCES=members runs on the same posts
+// all for members instead, to compare the cost of the audience rule with
+// two runs of the same build. The deep page is the one below the feed's
+// 90,000 newest posts, whoever may see them: some 58,000 posts into what the
+// reader of the mixed data set sees.
 //
 // The static server and the two feed pages take turns, round after round,
 // so that a slow spell of a shared machine falls on all three rather than on
@@ -40,19 +48,34 @@ import (
 // reported pool every round: requests per second over all of them, and
 // percentiles over every request.
 //
-// MOMENTS_BENCH_DATA keeps the seeded database between runs (seeding takes a
-// few minutes); MOMENTS_LOAD_SECONDS sets the length of each scenario in a
-// round (default 4) and MOMENTS_LOAD_ROUNDS the number of rounds (default 3).
+// MOMENTS_BENCH_DATA keeps the seeded databases between runs (seeding takes
+// a few minutes), each data set in a subdirectory of its own, shared with
+// the store's benchmarks; MOMENTS_LOAD_SECONDS sets the length of each
+// scenario in a round (default 4) and MOMENTS_LOAD_ROUNDS the number of
+// rounds (default 3).
 //
 // MOMENTS_LOAD_COMPARE names another moments binary (an older build, say)
 // to load in the same rounds, on its own copy of the data, so that two
 // builds are compared on the same machine state: its pages take turns with
 // this build's, and each round logs their ratio. MOMENTS_LOAD_COMPARE_SCHEMA
-// migrates its copy down to the schema version it knows first.
+// migrates its copy down to the schema version it knows first; below
+// audiencesSchema that takes only the all-members data set, since the
+// mixed one would lose its audiences.
 func BenchmarkLoad(b *testing.B) {
 	seconds, rounds := envInt("MOMENTS_LOAD_SECONDS", 4), envInt("MOMENTS_LOAD_ROUNDS", 3)
 	duration := time.Duration(seconds) * time.Second
 	const conns = 32
+	audiences, err := storetest.ParseAudiences(os.Getenv("MOMENTS_LOAD_AUDIENCES"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	other, otherSchema := os.Getenv("MOMENTS_LOAD_COMPARE"), envInt("MOMENTS_LOAD_COMPARE_SCHEMA", 0)
+	if other != "" && audiences == storetest.Mixed && otherSchema != 0 && otherSchema < audiencesSchema {
+		b.Fatalf("MOMENTS_LOAD_COMPARE_SCHEMA=%d predates audiences (schema %d): migrated down to it, the mixed data set "+
+			"loses them and the other build would show the reader every post. Compare with MOMENTS_LOAD_AUDIENCES=members.",
+			otherSchema, audiencesSchema)
+	}
+	size := storetest.BenchSize(audiences)
 
 	type scenario struct {
 		name, addr string
@@ -66,12 +89,12 @@ func BenchmarkLoad(b *testing.B) {
 	// pages starts a server from binary on its own copy of the data and
 	// returns the first page, its host, and its two page scenarios.
 	pages := func(binary, prefix string, schema int) (*process, []byte, string, []scenario) {
-		data := loadData(b, binary, schema)
+		data := loadData(b, audiences, schema)
 		srv := startBinaryAt(b, binary, data)
-		token := signIn(b, srv.url, "bencher", "bench-password")
+		token := signIn(b, srv.url, storetest.ReaderName, storetest.ReaderPassword)
 		auth := "Authorization: Bearer " + token + "\r\n"
 		first := get(b, srv.url+"/posts?limit=20", token)
-		deepCursor := walkTo(b, srv.url, token, 90_000)
+		deepCursor := walkTo(b, srv.url, token, size, 90_000)
 		host := strings.TrimPrefix(srv.url, "http://")
 		pid := srv.cmd.Process.Pid
 		return srv, first, auth, []scenario{
@@ -82,11 +105,10 @@ func BenchmarkLoad(b *testing.B) {
 	srv, first, auth, feed := pages(momentsBinary(b), "", 0)
 	static := staticServer(b, first)
 	scenarios := append([]scenario{{"static", static, getReq("/", ""), 0}}, feed...)
-	other := os.Getenv("MOMENTS_LOAD_COMPARE")
 	var otherSrv *process
 	if other != "" {
 		var otherFeed []scenario
-		otherSrv, _, _, otherFeed = pages(other, "other-", envInt("MOMENTS_LOAD_COMPARE_SCHEMA", 0))
+		otherSrv, _, _, otherFeed = pages(other, "other-", otherSchema)
 		scenarios = append(scenarios, otherFeed...)
 	}
 	host := strings.TrimPrefix(srv.url, "http://")
@@ -136,8 +158,8 @@ func BenchmarkLoad(b *testing.B) {
 	ratio := results["feed-first"].perSecond() / baseline
 	deepStatic := results["feed-deep90000"].perSecond() / baseline
 	deepRatio := results["feed-deep90000"].perSecond() / results["feed-first"].perSecond()
-	b.Logf("feed/static %.2f, deep/static %.2f, deep/first %.2f, server peak RSS %.1f MiB (%d rounds of %s)",
-		ratio, deepStatic, deepRatio, rss, rounds, duration)
+	b.Logf("feed/static %.2f, deep/static %.2f, deep/first %.2f, server peak RSS %.1f MiB (%d rounds of %s, %s data set)",
+		ratio, deepStatic, deepRatio, rss, rounds, duration, audiences)
 	b.ReportMetric(ratio, "feed/static")
 	b.ReportMetric(deepStatic, "deep/static")
 	b.ReportMetric(deepRatio, "deep/first")
@@ -157,13 +179,18 @@ func BenchmarkLoad(b *testing.B) {
 	}
 }
 
-// loadData makes a data directory for binary holding a copy of the seeded
-// database, migrated to this build's schema (or down to schema, when not 0)
-// and with the account "bencher", made by binary itself.
-func loadData(b *testing.B, binary string, schema int) string {
+// audiencesSchema is the schema version that brought audiences and circles
+// (migrations/00005_audiences.sql).
+const audiencesSchema = 5
+
+// loadData makes a data directory holding a copy of the seeded database of
+// the data set audiences, migrated to this build's schema (or down to
+// schema, when not 0). Every build signs in as its reader: bcrypt hashes
+// read the same in all of them.
+func loadData(b *testing.B, audiences storetest.Audiences, schema int) string {
 	b.Helper()
 	data := b.TempDir()
-	raw, err := os.ReadFile(seededDatabase(b))
+	raw, err := os.ReadFile(seededDatabase(b, audiences))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -203,11 +230,6 @@ func loadData(b *testing.B, binary string, schema int) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	create := exec.Command(binary, "user", "create", "bencher", "--data", data)
-	create.Stdin = strings.NewReader("bench-password\n")
-	if msg, err := create.CombinedOutput(); err != nil {
-		b.Fatalf("%s user create: %v\n%s", binary, err, msg)
-	}
 	return data
 }
 
@@ -217,23 +239,13 @@ var benchSeed = struct {
 	err  error
 }{}
 
-// seededDatabase returns the path of a database with the benchmark's data,
-// seeding it on first use.
-func seededDatabase(b *testing.B) string {
+// seededDatabase returns the path of the database of the data set
+// audiences (storetest.BenchData), seeding it on first use.
+func seededDatabase(b *testing.B, audiences storetest.Audiences) string {
 	benchSeed.once.Do(func() {
-		dir := os.Getenv("MOMENTS_BENCH_DATA")
-		if dir == "" {
-			dir, benchSeed.err = os.MkdirTemp("", "moments-load-")
-			if benchSeed.err != nil {
-				return
-			}
-		}
+		var dir string
+		dir, benchSeed.err = storetest.BenchData(context.Background(), migrationsFS(), audiences)
 		benchSeed.path = filepath.Join(dir, store.DBFile)
-		if _, err := os.Stat(benchSeed.path); err == nil {
-			return
-		}
-		_, benchSeed.err = storetest.Seed(context.Background(), dir, migrationsFS(),
-			storetest.Size{Users: 1000, Posts: 100_000, LikesPerPost: 5, CommentsPerPost: 3})
 	})
 	if benchSeed.err != nil {
 		b.Fatal(benchSeed.err)
@@ -396,21 +408,31 @@ func get(tb testing.TB, u, token string) []byte {
 	return body
 }
 
-// walkTo follows the feed's cursors to the page that starts depth posts in.
-func walkTo(tb testing.TB, base, token string, depth int) string {
+// walkTo follows the feed's cursors to the page below the depth newest
+// posts of the feed seeded with size, whoever may see them
+// (storetest.Size.Depth). The last pages shrink by halves, so that the walk
+// ends within a post or two of depth.
+func walkTo(tb testing.TB, base, token string, size storetest.Size, depth int) string {
 	tb.Helper()
 	cursor := ""
-	for walked := 0; walked < depth; walked += 100 {
+	for walked := 0; walked < depth; {
 		var page struct {
+			Items []struct {
+				ID int64 `json:"id"`
+			} `json:"items"`
 			NextCursor *string `json:"next_cursor"`
 		}
-		if err := json.Unmarshal(get(tb, base+"/posts?limit=100"+cursor, token), &page); err != nil || page.NextCursor == nil {
+		u := fmt.Sprintf("%s/posts?limit=%d", base, min(100, (depth-walked+1)/2))
+		if cursor != "" {
+			u += "&cursor=" + url.QueryEscape(cursor)
+		}
+		if err := json.Unmarshal(get(tb, u, token), &page); err != nil || page.NextCursor == nil {
 			tb.Fatalf("the feed ended before %d posts (%v)", depth, err)
 		}
-		cursor = "&cursor=" + url.QueryEscape(*page.NextCursor)
+		walked = size.Depth(page.Items[len(page.Items)-1].ID)
+		cursor = *page.NextCursor
 	}
-	c, _ := url.QueryUnescape(strings.TrimPrefix(cursor, "&cursor="))
-	return c
+	return cursor
 }
 
 // staticBodyEnv names the file whose bytes the static server answers.
