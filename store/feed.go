@@ -213,7 +213,14 @@ func plainQuery(timeline, after, visitor bool) string {
 	if after {
 		where = append(where, `(p.created_at, p.id) < (?11, ?12)`)
 	}
-	return `SELECT ` + postColumns + ` FROM posts p JOIN users u ON u.id = p.user_id
+	from := `posts p`
+	if visitor && !timeline {
+		// Left to itself, SQLite walks posts_feed for the first page and
+		// checks every post for a public one: 15–24 ms on 100,000 posts
+		// none of which is public, against 0.3–0.5 ms on posts_public.
+		from = `posts p INDEXED BY posts_public`
+	}
+	return `SELECT ` + postColumns + ` FROM ` + from + ` JOIN users u ON u.id = p.user_id
 		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY p.created_at DESC, p.id DESC LIMIT ?13`
 }
 
