@@ -47,8 +47,9 @@ type PostPage struct {
 // included, so those posts never touch the posts table.
 //
 // A page's query has two parts. page scans the list for the posts the
-// viewer may see. The misses scan the same stretch of the list again, down
-// to the page's last post (or the list's end, on the last page), and read
+// viewer may see, aggregated in the same pass. The misses scan the same
+// stretch of the list again, down to the page's last post's millisecond
+// (or the list's end, on the last page), and read
 // every post there that the window does not hold, whoever may see it: the
 // cache's claim "every post of this list in [lo, hi) is here" is about all
 // posts, so what a page puts into it must be all of them, while only the
@@ -79,15 +80,16 @@ const (
 				r.audience, ifnull(r.edited_at, 0), r.circle_ids, r.hidden_from) AS j
 			FROM users u WHERE u.id = r.user_id))`
 	pageInWindow = `(r.created_at, r.id) >= (?6, ?7) AND (r.created_at, r.id) < (?8, ?9)`
-	// The lowest key the misses reach: the page's last post when the page
-	// is full (limit+1), the start of the list when it is not.
-	pageLow = `low(at, id) AS (
-		SELECT at, id FROM (SELECT at, id FROM page ORDER BY at, id LIMIT 1) WHERE (SELECT count(*) FROM page) = ?13
-		UNION ALL SELECT -9223372036854775808, -9223372036854775808 WHERE (SELECT count(*) FROM page) < ?13)`
 )
 
 // pageQuery is the cached page's query for the feed or a timeline, on the
-// first page or after a cursor.
+// first page or after a cursor. The page's rows are aggregated in one pass,
+// which also gives the lowest created_at the misses reach: the page's last
+// post's when the page is full (limit+1), the start of the list when it is
+// not. The misses' scan, correlated with that one row, starts at the
+// page's last millisecond: a post of that millisecond below the page's
+// last one is read if the window lacks it and left out of the fill, which
+// covers the page's range alone (pageRange).
 func pageQuery(timeline, after bool) string {
 	var within, withinR []string
 	if timeline {
@@ -97,16 +99,15 @@ func pageQuery(timeline, after bool) string {
 		within, withinR = append(within, `(p.created_at, p.id) < (?11, ?12)`), append(withinR, `(r.created_at, r.id) < (?11, ?12)`)
 	}
 	where := strings.Join(append(within, visibleTo("p")), " AND ")
-	whereR := strings.Join(append(withinR, `(r.created_at, r.id) >= (SELECT at, id FROM low)`, `NOT (`+pageInWindow+`)`), " AND ")
-	return `WITH page AS MATERIALIZED (
-		SELECT p.id AS id, p.created_at AS at, p.like_count AS likes, p.comment_count AS comments FROM posts p
-		WHERE ` + where + `
-		ORDER BY p.created_at DESC, p.id DESC LIMIT ?13),
-	` + pageLow + `
-	SELECT (SELECT group_concat(id, ' ') FROM page), (SELECT group_concat(likes, ' ') FROM page),
-		(SELECT group_concat(comments, ' ') FROM page),
+	whereR := strings.Join(append(withinR, `r.created_at >= page.low`, `NOT (`+pageInWindow+`)`), " AND ")
+	return `SELECT ids, likes, comments,
 		(SELECT group_concat(miss, ' ') FROM (SELECT ` + pageMiss + ` AS miss FROM posts r WHERE ` + whereR + `)),
-		` + pageLiked
+		` + pageLiked + `
+	FROM (SELECT group_concat(id, ' ') AS ids, group_concat(likes, ' ') AS likes, group_concat(comments, ' ') AS comments,
+		CASE WHEN count(*) = ?13 THEN min(at) ELSE -9223372036854775808 END AS low
+		FROM (SELECT p.id AS id, p.created_at AS at, p.like_count AS likes, p.comment_count AS comments FROM posts p
+			WHERE ` + where + `
+			ORDER BY p.created_at DESC, p.id DESC LIMIT ?13)) page`
 }
 
 // pageArgs lists a page query's parameters in the order of their numbers.

@@ -602,11 +602,14 @@ func TestFeedCacheUnderConcurrentChanges(t *testing.T) {
 // used segment, its oldest first, rather than the whole segment.
 func TestFeedCacheEvictsOnlyWhatItMust(t *testing.T) {
 	t.Parallel()
-	s := openTest(t)
+	// A millisecond a post, so that no post shares the time of a page's
+	// last one (a page also reads those, when the window lacks them).
+	s, clk := openWithClock(t)
 	s.cache.max = 30
 	ctx := context.Background()
 	u := mustCreate(t, s, "alice")
 	for i := range 100 {
+		clk.Advance(time.Millisecond)
 		if _, err := s.CreatePost(ctx, u.ID, PostInput{Content: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
