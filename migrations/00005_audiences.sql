@@ -57,14 +57,39 @@ CREATE TABLE post_circles (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX post_circles_circle ON post_circles (circle_id);
 
+-- Who has whom in at least one circle, and in how many: the audience rule
+-- settles a post for circles (or hidden from some) by an author who has
+-- the reader in none of their circles, nearly every such post, with one
+-- lookup here instead of one per circle the post names.
+CREATE TABLE circle_reach (
+    owner_id  INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    member_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    circles   INTEGER NOT NULL CHECK (circles >= 0), -- a row at 0 is deleted at once
+    PRIMARY KEY (owner_id, member_id)
+) STRICT, WITHOUT ROWID;
+
 -- +goose StatementBegin
 CREATE TRIGGER circle_members_count_up AFTER INSERT ON circle_members BEGIN
     UPDATE circles SET member_count = member_count + 1 WHERE id = NEW.circle_id;
+    INSERT INTO circle_reach (owner_id, member_id, circles)
+        SELECT owner_id, NEW.user_id, 1 FROM circles WHERE id = NEW.circle_id
+        ON CONFLICT (owner_id, member_id) DO UPDATE SET circles = circles + 1;
 END;
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE TRIGGER circle_members_count_down AFTER DELETE ON circle_members BEGIN
     UPDATE circles SET member_count = member_count - 1 WHERE id = OLD.circle_id;
+    UPDATE circle_reach SET circles = circles - 1
+        WHERE owner_id = (SELECT owner_id FROM circles WHERE id = OLD.circle_id) AND member_id = OLD.user_id;
+    DELETE FROM circle_reach
+        WHERE owner_id = (SELECT owner_id FROM circles WHERE id = OLD.circle_id) AND member_id = OLD.user_id AND circles = 0;
+END;
+-- +goose StatementEnd
+-- A circle's memberships go before it does, while the trigger above can
+-- still find its owner (a cascade would run after the circle is gone).
+-- +goose StatementBegin
+CREATE TRIGGER circles_delete_members BEFORE DELETE ON circles BEGIN
+    DELETE FROM circle_members WHERE circle_id = OLD.id;
 END;
 -- +goose StatementEnd
 
@@ -84,8 +109,10 @@ DROP INDEX posts_feed;
 DROP INDEX posts_user_timeline;
 CREATE INDEX posts_feed ON posts (created_at DESC, id DESC, like_count, comment_count);
 CREATE INDEX posts_user_timeline ON posts (user_id, created_at DESC, id DESC, like_count, comment_count);
+DROP TRIGGER circles_delete_members;
 DROP TRIGGER circle_members_count_down;
 DROP TRIGGER circle_members_count_up;
+DROP TABLE circle_reach;
 DROP TABLE post_circles;
 DROP TABLE circle_members;
 DROP TABLE circles;

@@ -71,6 +71,10 @@ type Viewer struct {
 //   - it is for members and the viewer is signed in and in none of the
 //     author's circles it is hidden from;
 //   - it is for circles and the viewer is in one of them;
+//
+// (circle_reach, who has whom in any circle, settles the last two for an
+// author who has the viewer in no circle at all, most authors, with one
+// lookup: the post's own circles are looked at only otherwise.)
 //   - it is public and the viewer is signed in, or the instance lets
 //     visitors read public posts.
 //
@@ -88,10 +92,12 @@ func visibleTo(p string) string {
 	return r.Replace(`(p.user_id = ?1 OR (
 	(p.history_days = 0 OR p.created_at >= ?2 - p.history_days * 86400000) AND CASE p.audience
 		WHEN 0 THEN ?1 <> 0
-		WHEN 1 THEN ?1 <> 0 AND NOT EXISTS (SELECT 1 FROM post_circles pc JOIN circle_members cm
-			ON cm.circle_id = pc.circle_id AND cm.user_id = ?1 WHERE pc.post_id = p.id AND pc.hidden = 1)
-		WHEN 2 THEN ?1 <> 0 AND EXISTS (SELECT 1 FROM post_circles pc JOIN circle_members cm
-			ON cm.circle_id = pc.circle_id AND cm.user_id = ?1 WHERE pc.post_id = p.id AND pc.hidden = 0)
+		WHEN 1 THEN ?1 <> 0 AND (NOT EXISTS (SELECT 1 FROM circle_reach cr WHERE cr.owner_id = p.user_id AND cr.member_id = ?1)
+			OR NOT EXISTS (SELECT 1 FROM post_circles pc JOIN circle_members cm
+				ON cm.circle_id = pc.circle_id AND cm.user_id = ?1 WHERE pc.post_id = p.id AND pc.hidden = 1))
+		WHEN 2 THEN ?1 <> 0 AND EXISTS (SELECT 1 FROM circle_reach cr WHERE cr.owner_id = p.user_id AND cr.member_id = ?1)
+			AND EXISTS (SELECT 1 FROM post_circles pc JOIN circle_members cm
+				ON cm.circle_id = pc.circle_id AND cm.user_id = ?1 WHERE pc.post_id = p.id AND pc.hidden = 0)
 		WHEN 4 THEN ?1 <> 0 OR ?3
 		ELSE 0 END))`)
 }

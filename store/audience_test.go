@@ -283,6 +283,20 @@ func checkAgainstReference(t *testing.T, s *Store, rng *rand.Rand, op int, users
 	t.Helper()
 	ctx := context.Background()
 	ref := readReference(t, s)
+	// circle_reach, which the rule trusts to say who is in none of an
+	// author's circles, is what the memberships say.
+	reach := func(query string) string {
+		var out string
+		if err := s.reader.QueryRowContext(ctx, `SELECT ifnull(group_concat(o || ':' || m || 'x' || n, ' '), '') FROM (`+query+`)`).Scan(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	kept := reach(`SELECT owner_id AS o, member_id AS m, circles AS n FROM circle_reach ORDER BY 1, 2`)
+	if want := reach(`SELECT c.owner_id AS o, cm.user_id AS m, count(*) AS n FROM circle_members cm
+		JOIN circles c ON c.id = cm.circle_id GROUP BY 1, 2 ORDER BY 1, 2`); kept != want {
+		t.Fatalf("op %d: circle_reach\n%s\nthe memberships say\n%s", op, kept, want)
+	}
 	for _, viewer := range append([]int64{0}, users...) {
 		for _, author := range append([]int64{0}, users...) {
 			q := FeedQuery{Viewer: viewer, Limit: 1 + rng.IntN(7)}
