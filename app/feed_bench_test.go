@@ -19,7 +19,9 @@ import (
 // BenchmarkFeedHandler measures one authenticated feed page through the
 // whole handler (middleware, JWT, account check, page query, encoding)
 // without the network. MOMENTS_BENCH_DATA names a data directory seeded by
-// the store benchmarks (go test -bench FeedPage ./store).
+// the store benchmarks (go test -bench FeedPage ./store seeds
+// $MOMENTS_BENCH_DATA/mixed and /members: name one of those here). It reads
+// as a new member, in no circle.
 func BenchmarkFeedHandler(b *testing.B) {
 	dir := os.Getenv("MOMENTS_BENCH_DATA")
 	if dir == "" {
